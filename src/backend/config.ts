@@ -1,0 +1,134 @@
+import path from 'node:path'
+import { errorHandlingModes, type ErrorHandlingMode } from '../shared/error-handling.js'
+import { rejectUnknownOptions, requireOption } from '../shared/options.js'
+
+/** Options of `initPixstoreBackend` and `createPixstoreBackend`. Every one has a safe default. */
+export interface PixstoreBackendConfig {
+  /** Folder of the embedded store: SQLite metadata, encrypted image files, generated secrets. Default `./pixstore-data`. */
+  dataDir?: string
+  /** Largest image accepted, in bytes, checked before any other work. Default 25 MiB. */
+  maxImageBytes?: number
+  /**
+   * Proof window in ms: a proof is valid for at least this long and at most twice it.
+   * Default 20000. `-1` makes proofs never expire: anyone who once saw a record can fetch
+   * that image for as long as the secret lives, so use it only for trusted tools.
+   */
+  statelessKeyWindowLength?: number
+  /**
+   * Proof secret(s), each at least 32 characters; the first signs, all verify (list a
+   * rotated-out secret after the new one for a while). Default: `PIXSTORE_PROOF_SECRET`
+   * (comma-separated), else a secret generated once into `dataDir/proof-secret`.
+   */
+  statelessProofSecret?: string | readonly string[]
+  /** Start the built-in HTTP endpoint. Default `true`. */
+  defaultEndpointEnabled?: boolean
+  /** Host the built-in endpoint listens on. Default `127.0.0.1`. */
+  defaultEndpointListenHost?: string
+  /** Port the built-in endpoint listens on (0 picks a free one). Default `3001`. */
+  defaultEndpointListenPort?: number
+  /** Route of the image endpoint, also used by the exported handlers. Default `/pixstore-image`. */
+  defaultEndpointRoute?: string
+  /** `Access-Control-Allow-Origin` of the image route. Default `*` (proofs, not origins, guard images). */
+  accessControlAllowOrigin?: string
+  /** How errors are reported. Default `hybrid`. */
+  errorHandlingMode?: ErrorHandlingMode
+}
+
+/** The configuration with every default filled in. */
+export interface ResolvedBackendConfig {
+  dataDir: string
+  maxImageBytes: number
+  statelessKeyWindowLength: number
+  statelessProofSecret: readonly string[] | undefined
+  defaultEndpointEnabled: boolean
+  defaultEndpointListenHost: string
+  defaultEndpointListenPort: number
+  defaultEndpointRoute: string
+  accessControlAllowOrigin: string
+  errorHandlingMode: ErrorHandlingMode
+}
+
+const defaults = {
+  dataDir: './pixstore-data',
+  maxImageBytes: 25 * 1024 * 1024,
+  statelessKeyWindowLength: 20_000,
+  defaultEndpointEnabled: true,
+  defaultEndpointListenHost: '127.0.0.1',
+  defaultEndpointListenPort: 3001,
+  defaultEndpointRoute: '/pixstore-image',
+  accessControlAllowOrigin: '*',
+  errorHandlingMode: 'hybrid',
+} as const
+
+const optionNames: readonly (keyof PixstoreBackendConfig)[] = [...Object.keys(defaults), 'statelessProofSecret'] as (keyof PixstoreBackendConfig)[]
+
+const where = 'initPixstoreBackend'
+
+/** A route is a path of plain segments: `/pixstore-image`, `/api/images`. */
+export function isValidRoute(route: unknown): route is string {
+  return typeof route === 'string' && /^(\/[A-Za-z0-9._~-]+)+$/.test(route)
+}
+
+/**
+ * Fills in defaults and validates every option.
+ *
+ * @throws PixstoreError `INVALID_CONFIG` naming the option.
+ */
+export function resolveBackendConfig(config: PixstoreBackendConfig = {}): ResolvedBackendConfig {
+  requireOption(typeof config === 'object' && config !== null, where, 'config', 'must be an object')
+  rejectUnknownOptions(config, optionNames, where)
+  const c = { ...defaults, ...stripUndefined(config) }
+  requireOption(typeof c.dataDir === 'string' && c.dataDir.length > 0, where, 'dataDir', 'must be a non-empty path')
+  requireOption(
+    Number.isSafeInteger(c.maxImageBytes) && c.maxImageBytes > 0,
+    where,
+    'maxImageBytes',
+    'must be a positive whole number of bytes',
+  )
+  requireOption(
+    c.statelessKeyWindowLength === -1 || (Number.isSafeInteger(c.statelessKeyWindowLength) && c.statelessKeyWindowLength > 0),
+    where,
+    'statelessKeyWindowLength',
+    'must be a positive whole number of milliseconds, or -1 for proofs that never expire',
+  )
+  requireOption(typeof c.defaultEndpointEnabled === 'boolean', where, 'defaultEndpointEnabled', 'must be true or false')
+  requireOption(
+    typeof c.defaultEndpointListenHost === 'string' && c.defaultEndpointListenHost.length > 0,
+    where,
+    'defaultEndpointListenHost',
+    'must be a host name or address',
+  )
+  requireOption(
+    Number.isInteger(c.defaultEndpointListenPort) && c.defaultEndpointListenPort >= 0 && c.defaultEndpointListenPort <= 65535,
+    where,
+    'defaultEndpointListenPort',
+    'must be a port number from 0 to 65535',
+  )
+  requireOption(isValidRoute(c.defaultEndpointRoute), where, 'defaultEndpointRoute', 'must be a path such as "/pixstore-image"')
+  requireOption(
+    typeof c.accessControlAllowOrigin === 'string' && !/[\r\n]/.test(c.accessControlAllowOrigin),
+    where,
+    'accessControlAllowOrigin',
+    'must be an origin or "*"',
+  )
+  requireOption(errorHandlingModes.includes(c.errorHandlingMode), where, 'errorHandlingMode', `must be one of ${errorHandlingModes.join(', ')}`)
+  let secrets: readonly string[] | undefined
+  if (config.statelessProofSecret !== undefined) {
+    secrets = typeof config.statelessProofSecret === 'string' ? [config.statelessProofSecret] : config.statelessProofSecret
+    requireOption(
+      Array.isArray(secrets) && secrets.length > 0 && secrets.every((s) => typeof s === 'string' && s.length >= 32),
+      where,
+      'statelessProofSecret',
+      'must be a string of at least 32 characters, or a non-empty list of them',
+    )
+  }
+  return {
+    ...c,
+    dataDir: path.resolve(c.dataDir),
+    statelessProofSecret: secrets,
+  }
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>
+}

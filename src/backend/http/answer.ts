@@ -1,0 +1,82 @@
+import type { PixstoreBackend } from '../pixstore-backend.js'
+
+/** A transport-neutral HTTP answer; the web and node handlers turn it into their own response. */
+export interface HttpAnswer {
+  status: number
+  headers: Record<string, string>
+  /** Body parts to send in order; empty for no body. */
+  body: Uint8Array[]
+}
+
+/** The parts of a request the image route reads. */
+export interface ImageRequest {
+  method: string
+  /** The request target's path, still percent-encoded. */
+  pathname: string
+  /** Reads a request header (lower-case name) or `undefined`. */
+  header(name: string): string | undefined
+  /** Reads a query parameter or `undefined`. */
+  query(name: string): string | undefined
+}
+
+const text = (status: number, message: string, headers: Record<string, string>): HttpAnswer => ({
+  status,
+  headers: { ...headers, 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' },
+  body: [new TextEncoder().encode(message)],
+})
+
+/** Whether `pathname` is the image route or below it, the paths the handlers answer. */
+export function isImageRoutePath(pathname: string, route: string): boolean {
+  return pathname === route || pathname.startsWith(`${route}/`)
+}
+
+/**
+ * Answers a request to `GET {route}/:id`. Every well-formed request gets 200 with a
+ * binary payload; a wrong method gets 405, a path outside the route 404, and a path that
+ * is not valid percent-encoding 400.
+ */
+export async function answerImageRequest(backend: PixstoreBackend, request: ImageRequest): Promise<HttpAnswer> {
+  const { defaultEndpointRoute: route, accessControlAllowOrigin } = backend.config
+  const cors: Record<string, string> = { 'Access-Control-Allow-Origin': accessControlAllowOrigin }
+  if (accessControlAllowOrigin !== '*') cors.Vary = 'Origin'
+  const method = request.method.toUpperCase()
+
+  if (!isImageRoutePath(request.pathname, route)) return text(404, 'Not found', cors)
+  if (method === 'OPTIONS') {
+    return {
+      status: 204,
+      headers: {
+        ...cors,
+        'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
+        'Access-Control-Allow-Headers': 'x-pixstore-proof, x-pixstore-token',
+        'Access-Control-Max-Age': '86400',
+      },
+      body: [],
+    }
+  }
+  if (method !== 'GET' && method !== 'HEAD') return text(405, 'Method not allowed', { ...cors, Allow: 'GET, HEAD, OPTIONS' })
+
+  let id: string
+  try {
+    id = decodeURIComponent(request.pathname.slice(route.length + 1))
+  } catch {
+    return text(400, 'Malformed image id', cors)
+  }
+  const proof = request.header('x-pixstore-proof') ?? request.query('proof')
+  const token = request.header('x-pixstore-token') ?? request.query('token')
+  const parts = await backend.payloadParts(id, token, proof)
+  let length = 0
+  for (const part of parts) length += part.byteLength
+  return {
+    status: 200,
+    headers: {
+      ...cors,
+      'Content-Type': 'application/octet-stream',
+      'Content-Length': String(length),
+      // Payloads can carry key material and change on every update: never cache them.
+      'Cache-Control': 'no-store',
+      'X-Content-Type-Options': 'nosniff',
+    },
+    body: method === 'HEAD' ? [] : parts,
+  }
+}

@@ -1,0 +1,145 @@
+import type { AddressInfo } from 'node:net'
+import { PixstoreError } from '../shared/errors.js'
+import { setErrorHandlingMode } from '../shared/error-handling.js'
+import type { ImageRecord } from '../types/index.js'
+import type { PixstoreBackendConfig } from './config.js'
+import { startEndpointServer, type EndpointServer } from './http/endpoint-server.js'
+import { createNodeHandler, type PixstoreNodeHandler } from './http/node-handler.js'
+import { createWebHandler, type PixstoreRequestHandler } from './http/web-handler.js'
+import { createPixstoreBackend, type ImageInput, type PixstoreBackend, type SaveImageOptions } from './pixstore-backend.js'
+
+export { createPixstoreBackend } from './pixstore-backend.js'
+export { createWebHandler, type PixstoreRequestHandler } from './http/web-handler.js'
+export { createNodeHandler, type PixstoreNodeHandler } from './http/node-handler.js'
+export type { PixstoreBackend, ImageInput, SaveImageOptions } from './pixstore-backend.js'
+export type { PixstoreBackendConfig, ResolvedBackendConfig } from './config.js'
+export type { SecretSource } from './secrets.js'
+export type { ImageRecord, ImageMeta, ImageFormat } from '../types/index.js'
+export { PixstoreError, isPixstoreError } from '../shared/errors.js'
+export type { PixstoreErrorCode } from '../shared/errors.js'
+export { getLastPixstoreError, setCustomErrorHandler } from '../shared/error-handling.js'
+
+/** What `initPixstoreBackend` started. */
+export interface PixstoreBackendHandle {
+  /** The backend instance behind the module's functions. */
+  backend: PixstoreBackend
+  /**
+   * Resolves with the built-in endpoint's address once it listens, or `null` when it is
+   * disabled; rejects with `INVALID_CONFIG` if it cannot listen (the reason is also logged).
+   */
+  endpoint: Promise<AddressInfo | null>
+}
+
+let current: { backend: PixstoreBackend; server: EndpointServer | undefined } | undefined
+
+function active(): PixstoreBackend {
+  if (!current) throw new PixstoreError('NOT_INITIALIZED', 'Call initPixstoreBackend() before using pixstore/backend')
+  return current.backend
+}
+
+/**
+ * Sets up Pixstore's backend; call once at start-up. On the embedded default it creates
+ * `dataDir` (SQLite metadata, encrypted files, proof secret) and starts the built-in
+ * endpoint on `127.0.0.1:3001` unless `defaultEndpointEnabled` is `false`.
+ *
+ * @throws PixstoreError `INVALID_CONFIG` naming a bad option, `ALREADY_INITIALIZED` if
+ * called twice without {@link closePixstoreBackend}, `STORAGE_FAILED` if `dataDir` is unusable.
+ * @example
+ * ```ts
+ * initPixstoreBackend({ dataDir: './data/images', defaultEndpointEnabled: false })
+ * app.use(pixstoreNodeHandler)
+ * ```
+ */
+export function initPixstoreBackend(config?: PixstoreBackendConfig): PixstoreBackendHandle {
+  if (current) {
+    throw new PixstoreError('ALREADY_INITIALIZED', 'initPixstoreBackend() was already called; call closePixstoreBackend() first')
+  }
+  const backend = createPixstoreBackend(config)
+  setErrorHandlingMode(backend.config.errorHandlingMode)
+  const { defaultEndpointEnabled, defaultEndpointListenHost, defaultEndpointListenPort } = backend.config
+  const server = defaultEndpointEnabled
+    ? startEndpointServer(createNodeHandler(backend), defaultEndpointListenHost, defaultEndpointListenPort)
+    : undefined
+  current = { backend, server }
+  return { backend, endpoint: server ? server.listening : Promise.resolve(null) }
+}
+
+/** Stops the built-in endpoint and closes the stores; `initPixstoreBackend` may then be called again. */
+export async function closePixstoreBackend(): Promise<void> {
+  const closing = current
+  current = undefined
+  if (!closing) return
+  await closing.server?.close()
+  await closing.backend.close()
+}
+
+/**
+ * Encrypts and stores a new image. `target` is a directory prefix for a generated id
+ * (`'avatars'` gives `avatars:<random>`) or `{ id }` for an id the app chooses.
+ * Returns the new image's record.
+ *
+ * Errors (reported per `errorHandlingMode`): `INVALID_IMAGE` (not a PNG, JPEG, WebP, GIF
+ * or AVIF; SVG is refused), `TOO_LARGE`, `INVALID_ID`, `ALREADY_EXISTS`, `STORAGE_FAILED`.
+ */
+export function saveImage(image: ImageInput, target?: string | SaveImageOptions): Promise<ImageRecord | null> {
+  return active().saveImage(image, target)
+}
+
+/** Replaces the image `id` with new bytes under a new key and a greater token; returns the new record. Errors as {@link saveImage}, plus `NOT_FOUND`. */
+export function updateImage(id: string, image: ImageInput): Promise<ImageRecord | null> {
+  return active().updateImage(id, image)
+}
+
+/** {@link saveImage} with the bytes of a file; the size limit is checked before the file is read. */
+export function saveImageFromFile(file: string, target?: string | SaveImageOptions): Promise<ImageRecord | null> {
+  return active().saveImageFromFile(file, target)
+}
+
+/** {@link updateImage} with the bytes of a file. */
+export function updateImageFromFile(id: string, file: string): Promise<ImageRecord | null> {
+  return active().updateImageFromFile(id, file)
+}
+
+/** Deletes the image `id`; resolves `true` if it existed, `false` if not. */
+export function deleteImage(id: string): Promise<boolean | null> {
+  return active().deleteImage(id)
+}
+
+/** Whether an image `id` exists. */
+export function imageExists(id: string): Promise<boolean | null> {
+  return active().imageExists(id)
+}
+
+/**
+ * The up-to-date record of image `id`, synchronously, with a fresh proof: return it from
+ * your own API. Works on stores with synchronous reads (the embedded default); on others it
+ * reports `UNSUPPORTED`, so use {@link getImageRecordAsync} there. A missing image reports
+ * `NOT_FOUND` (so returns `null` in the default `hybrid` mode).
+ */
+export function getImageRecord(id: string): ImageRecord | null {
+  return active().getImageRecord(id)
+}
+
+/** The awaitable form of {@link getImageRecord}; works on every store. */
+export function getImageRecordAsync(id: string): Promise<ImageRecord | null> {
+  return active().getImageRecordAsync(id)
+}
+
+/**
+ * The encoded payload for an app's own image route (with its own authentication): pass
+ * the id, the client's token and the client's proof; send the bytes as
+ * `application/octet-stream` with `Cache-Control: no-store`.
+ */
+export function customEndpointHelper(imageId: string, clientToken: unknown, statelessProof: unknown): Promise<Uint8Array> {
+  return active().customEndpointHelper(imageId, clientToken, statelessProof)
+}
+
+/**
+ * The image route as node middleware for node:http, Express and Connect
+ * (`app.use(pixstoreNodeHandler)`), serving `GET {route}/:id` of the initialised backend.
+ * Under Fastify: `reply.hijack(); pixstoreNodeHandler(request.raw, reply.raw)`.
+ */
+export const pixstoreNodeHandler: PixstoreNodeHandler = (req, res, next) => createNodeHandler(active())(req, res, next)
+
+/** The image route as a web-standard `(Request) => Promise<Response>` handler of the initialised backend. */
+export const pixstoreRequestHandler: PixstoreRequestHandler = (request) => createWebHandler(active())(request)

@@ -1,0 +1,262 @@
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import { PixstoreError } from '../shared/errors.js'
+import { reporting, reportingSync } from '../shared/error-handling.js'
+import { PayloadState, encodeUpdatedHeader } from '../shared/wire.js'
+import type { ImageRecord } from '../types/index.js'
+import { resolveBackendConfig, type PixstoreBackendConfig, type ResolvedBackendConfig } from './config.js'
+import { encryptImage } from './encryption.js'
+import { assertValidId, generateId, isValidId } from './ids.js'
+import { sniffImage } from './image-sniff.js'
+import { createProofSigner } from './proof.js'
+import { loadProofSecrets, type SecretSource } from './secrets.js'
+import type { BlobStore } from './stores/blob-store.js'
+import { createFilesystemBlobStore } from './stores/blob/filesystem.js'
+import type { MetadataStore, StoredImage } from './stores/metadata-store.js'
+import { createSqliteMetadataStore } from './stores/metadata/sqlite.js'
+
+/** Image bytes as the backend accepts them. */
+export type ImageInput = Uint8Array | ArrayBuffer
+
+/** Where `saveImage` puts a new image: a `dir` prefix for a generated id, or an `id` the app chooses. */
+export interface SaveImageOptions {
+  /** Store under this id (for example a player id); fails with `ALREADY_EXISTS` if it is taken. */
+  id?: string
+  /** Prefix for a generated id: the id becomes `dir:<random>`. */
+  dir?: string
+}
+
+/** One backend instance. The functions of `pixstore/backend` call the instance `initPixstoreBackend` made. */
+export interface PixstoreBackend {
+  /** The configuration in force, defaults filled in. */
+  readonly config: ResolvedBackendConfig
+  /** Where the proof secret came from: `option`, `environment`, `generated` or `loaded`. */
+  readonly secretSource: SecretSource
+  saveImage(image: ImageInput, target?: string | SaveImageOptions): Promise<ImageRecord | null>
+  updateImage(id: string, image: ImageInput): Promise<ImageRecord | null>
+  saveImageFromFile(file: string, target?: string | SaveImageOptions): Promise<ImageRecord | null>
+  updateImageFromFile(id: string, file: string): Promise<ImageRecord | null>
+  deleteImage(id: string): Promise<boolean | null>
+  imageExists(id: string): Promise<boolean | null>
+  getImageRecord(id: string): ImageRecord | null
+  getImageRecordAsync(id: string): Promise<ImageRecord | null>
+  customEndpointHelper(imageId: string, clientToken: unknown, statelessProof: unknown): Promise<Uint8Array>
+  /** The payload as parts to send in order (a header, then the ciphertext), without joining them. */
+  payloadParts(imageId: unknown, clientToken: unknown, statelessProof: unknown): Promise<Uint8Array[]>
+  close(): Promise<void>
+}
+
+/** Parses a client token from a header, query string or argument; anything malformed counts as no token. */
+export function parseClientToken(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : undefined
+  if (typeof value !== 'string' || !/^\d{1,16}$/.test(value)) return undefined
+  const token = Number(value)
+  return Number.isSafeInteger(token) ? token : undefined
+}
+
+function toBytes(image: unknown): Uint8Array {
+  if (image instanceof Uint8Array) return image
+  if (image instanceof ArrayBuffer) return new Uint8Array(image)
+  throw new PixstoreError('INVALID_IMAGE', 'An image must be given as a Buffer, Uint8Array or ArrayBuffer')
+}
+
+const single = (state: number) => [Uint8Array.of(state)]
+
+/**
+ * Creates a backend instance on the embedded stores (SQLite and files under `dataDir`),
+ * without starting any HTTP endpoint. Most apps call `initPixstoreBackend` instead.
+ *
+ * @throws PixstoreError `INVALID_CONFIG` for a bad option, `STORAGE_FAILED` if the data
+ * directory cannot be used.
+ */
+export function createPixstoreBackend(options?: PixstoreBackendConfig): PixstoreBackend {
+  const config = resolveBackendConfig(options)
+  try {
+    fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
+  } catch (cause) {
+    throw new PixstoreError('STORAGE_FAILED', `Could not create the data directory ${config.dataDir}`, { cause })
+  }
+  const { secrets, source } = loadProofSecrets(config.statelessProofSecret, config.dataDir)
+  const signer = createProofSigner(secrets, config.statelessKeyWindowLength)
+  const metadata: MetadataStore = createSqliteMetadataStore({ file: path.join(config.dataDir, 'pixstore.sqlite') })
+  const blobs: BlobStore = createFilesystemBlobStore({ dir: path.join(config.dataDir, 'images') })
+
+  const toRecord = (image: StoredImage): ImageRecord => ({
+    id: image.id,
+    token: image.token,
+    meta: { key: image.key, iv: image.iv, tag: image.tag },
+    statelessProof: signer.sign(image.id),
+    format: image.format,
+    bytes: image.bytes,
+    width: image.width,
+    height: image.height,
+  })
+
+  const readImageFile = async (file: unknown): Promise<Uint8Array> => {
+    if (typeof file !== 'string' || file.length === 0) throw new PixstoreError('INVALID_IMAGE', 'A file path is required')
+    let size: number
+    try {
+      size = (await fs.promises.stat(file)).size
+    } catch (cause) {
+      throw new PixstoreError('INVALID_IMAGE', `Could not read the image file ${file}`, { cause })
+    }
+    if (size > config.maxImageBytes) throw tooLarge(size)
+    try {
+      return await fs.promises.readFile(file)
+    } catch (cause) {
+      throw new PixstoreError('INVALID_IMAGE', `Could not read the image file ${file}`, { cause })
+    }
+  }
+
+  const tooLarge = (size: number) =>
+    new PixstoreError('TOO_LARGE', `The image is ${size} bytes; the limit is ${config.maxImageBytes} bytes (option maxImageBytes)`)
+
+  async function write(id: string, image: unknown, mode: 'create' | 'update'): Promise<ImageRecord> {
+    const bytes = toBytes(image)
+    if (bytes.byteLength > config.maxImageBytes) throw tooLarge(bytes.byteLength)
+    if (mode === 'update' && !(await metadata.get(id))) throw new PixstoreError('NOT_FOUND', `No image with id "${id}"`)
+    const sniffed = sniffImage(bytes)
+    const encrypted = encryptImage(sniffed.format, bytes)
+    // Every version gets a new file, durable before the metadata points at it, so a reader
+    // (or a crash) only ever meets a complete old version or a complete new one.
+    const blobKey = randomBytes(16).toString('hex')
+    await blobs.write(blobKey, encrypted.ciphertext)
+    let committed: Awaited<ReturnType<MetadataStore['commit']>>
+    try {
+      committed = await metadata.commit(
+        {
+          id,
+          key: encrypted.key.toString('base64'),
+          iv: encrypted.iv.toString('base64'),
+          tag: encrypted.tag.toString('base64'),
+          blobKey,
+          format: sniffed.format,
+          bytes: bytes.byteLength,
+          width: sniffed.width,
+          height: sniffed.height,
+        },
+        mode,
+      )
+    } catch (error) {
+      await blobs.delete(blobKey).catch(() => undefined)
+      throw error
+    }
+    if (committed.replacedBlobKey) await blobs.delete(committed.replacedBlobKey).catch(() => undefined)
+    return toRecord(committed.image)
+  }
+
+  function resolveTarget(target: unknown): string {
+    if (target === undefined) return generateId()
+    if (typeof target === 'string') return generateId(target)
+    if (typeof target === 'object' && target !== null) {
+      const { id, dir, ...rest } = target as SaveImageOptions
+      const unknown = Object.keys(rest)[0]
+      if (unknown !== undefined) throw new PixstoreError('INVALID_ID', `saveImage: unknown option "${unknown}" (use "id" or "dir")`)
+      if (id !== undefined && dir !== undefined) throw new PixstoreError('INVALID_ID', 'saveImage: give either "id" or "dir", not both')
+      if (id !== undefined) {
+        assertValidId(id)
+        return id
+      }
+      return generateId(dir)
+    }
+    throw new PixstoreError('INVALID_ID', 'saveImage: the second argument must be a directory name or { id } / { dir }')
+  }
+
+  // The file of a version is removed right after a newer version commits, so a reader that
+  // read the row just before may find no file: it then reads the row again.
+  async function loadCurrent(id: string): Promise<{ image: StoredImage; ciphertext: Uint8Array } | undefined> {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const image = await metadata.get(id)
+      if (!image) return undefined
+      const ciphertext = await blobs.read(image.blobKey)
+      if (ciphertext) return { image, ciphertext }
+    }
+    throw new PixstoreError('STORAGE_FAILED', `The encrypted file of image "${id}" is missing`)
+  }
+
+  async function payloadParts(imageId: unknown, clientToken: unknown, statelessProof: unknown): Promise<Uint8Array[]> {
+    if (imageId === undefined || imageId === null || imageId === '') return single(PayloadState.MissingID)
+    if (statelessProof === undefined || statelessProof === null || statelessProof === '') return single(PayloadState.MissingProof)
+    // The proof is checked before anything is looked up: without it, nothing tells whether an id exists.
+    if (!isValidId(imageId) || typeof statelessProof !== 'string' || !signer.verify(imageId, statelessProof)) {
+      return single(PayloadState.InvalidProof)
+    }
+    try {
+      const current = await loadCurrent(imageId)
+      if (!current) return single(PayloadState.NotFound)
+      const { image, ciphertext } = current
+      if (parseClientToken(clientToken) === image.token) return [Uint8Array.of(PayloadState.Success), ciphertext]
+      const header = encodeUpdatedHeader(
+        image.token,
+        Buffer.from(image.key, 'base64'),
+        Buffer.from(image.iv, 'base64'),
+        Buffer.from(image.tag, 'base64'),
+      )
+      return [header, ciphertext]
+    } catch (error) {
+      const detail = error instanceof Error ? error.message : String(error)
+      console.error(`[pixstore] serving image "${imageId}" failed: ${detail}`)
+      return single(PayloadState.InternalError)
+    }
+  }
+
+  const getRecordSync = (id: string): ImageRecord => {
+    assertValidId(id)
+    if (!metadata.getSync) {
+      throw new PixstoreError('UNSUPPORTED', 'This metadata store has no synchronous reads: use await getImageRecordAsync(id)')
+    }
+    const image = metadata.getSync(id)
+    if (!image) throw new PixstoreError('NOT_FOUND', `No image with id "${id}"`)
+    return toRecord(image)
+  }
+
+  return {
+    config,
+    secretSource: source,
+    saveImage: (image, target) => reporting(async () => write(resolveTarget(target), image, 'create')),
+    updateImage: (id, image) =>
+      reporting(async () => {
+        assertValidId(id)
+        return write(id, image, 'update')
+      }),
+    saveImageFromFile: (file, target) =>
+      reporting(async () => {
+        const id = resolveTarget(target)
+        return write(id, await readImageFile(file), 'create')
+      }),
+    updateImageFromFile: (id, file) =>
+      reporting(async () => {
+        assertValidId(id)
+        return write(id, await readImageFile(file), 'update')
+      }),
+    deleteImage: (id) =>
+      reporting(async () => {
+        assertValidId(id)
+        const removed = await metadata.delete(id)
+        if (removed) await blobs.delete(removed.blobKey).catch(() => undefined)
+        return removed !== undefined
+      }),
+    imageExists: (id) =>
+      reporting(async () => {
+        assertValidId(id)
+        return (await metadata.get(id)) !== undefined
+      }),
+    getImageRecord: (id) => reportingSync(() => getRecordSync(id)),
+    getImageRecordAsync: (id) =>
+      reporting(async () => {
+        assertValidId(id)
+        const image = await metadata.get(id)
+        if (!image) throw new PixstoreError('NOT_FOUND', `No image with id "${id}"`)
+        return toRecord(image)
+      }),
+    payloadParts,
+    async customEndpointHelper(imageId, clientToken, statelessProof) {
+      const parts = await payloadParts(imageId, clientToken, statelessProof)
+      return parts.length === 1 ? parts[0]! : Buffer.concat(parts)
+    },
+    async close() {
+      await Promise.all([metadata.close(), blobs.close()])
+    },
+  }
+}

@@ -1,0 +1,75 @@
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { PixstoreError } from '../../../shared/errors.js'
+import type { BlobStore } from '../blob-store.js'
+
+const keyPattern = /^[0-9a-f]{32}$/
+
+/** Options of the embedded filesystem blob store. */
+export interface FilesystemBlobStoreOptions {
+  /** Folder that holds the encrypted files; created if missing. */
+  dir: string
+}
+
+/**
+ * The embedded blob store: one file per image version under `dir`, spread over 256
+ * sub-folders by the first two characters of the key.
+ */
+export function createFilesystemBlobStore(options: FilesystemBlobStoreOptions): BlobStore {
+  const root = path.resolve(options.dir)
+
+  const fileOf = (key: string) => {
+    // Keys are Pixstore's own, but a malformed one must still never name a path elsewhere.
+    if (!keyPattern.test(key)) throw new PixstoreError('INTERNAL', 'Malformed blob key')
+    return path.join(root, key.slice(0, 2), key)
+  }
+
+  const fail = (what: string, cause: unknown) => {
+    const code = (cause as NodeJS.ErrnoException).code
+    const detail = code === 'ENOSPC' ? ' (the disk is full)' : code ? ` (${code})` : ''
+    return new PixstoreError('STORAGE_FAILED', `Could not ${what} an encrypted image file${detail}`, { cause })
+  }
+
+  return {
+    async write(key, bytes) {
+      const file = fileOf(key)
+      const dir = path.dirname(file)
+      let handle: fs.FileHandle | undefined
+      try {
+        await fs.mkdir(dir, { recursive: true })
+        handle = await fs.open(file, 'wx', 0o600)
+        await handle.writeFile(bytes)
+        await handle.sync()
+        await handle.close()
+        handle = undefined
+        // The new directory entry must be durable too, or a crash could forget the file.
+        const dirHandle = await fs.open(dir, 'r')
+        try {
+          await dirHandle.sync()
+        } finally {
+          await dirHandle.close()
+        }
+      } catch (cause) {
+        await handle?.close().catch(() => undefined)
+        await fs.rm(file, { force: true }).catch(() => undefined)
+        throw fail('write', cause)
+      }
+    },
+    async read(key) {
+      try {
+        return await fs.readFile(fileOf(key))
+      } catch (cause) {
+        if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+        throw fail('read', cause)
+      }
+    },
+    async delete(key) {
+      try {
+        await fs.rm(fileOf(key), { force: true })
+      } catch (cause) {
+        throw fail('delete', cause)
+      }
+    },
+    async close() {},
+  }
+}

@@ -1,0 +1,47 @@
+import type { ImageFormat } from '../../shared/image-format.js'
+
+/** What the metadata store keeps for the current version of one image. */
+export interface StoredImage {
+  id: string
+  /** The version token, assigned by the store: greater than every token it gave this id before. */
+  token: number
+  /** AES-256 key, IV and tag, standard base64. */
+  key: string
+  iv: string
+  tag: string
+  /** The blob store key of this version's ciphertext. */
+  blobKey: string
+  format: ImageFormat
+  /** Size of the image itself (not encrypted), in bytes. */
+  bytes: number
+  width: number
+  height: number
+}
+
+/** A new version to commit: everything but the token, which the store assigns. */
+export type ImageVersion = Omit<StoredImage, 'token'>
+
+/**
+ * Where image metadata lives. Pixstore calls it; apps only pick one.
+ *
+ * Every write is atomic: a reader sees the previous row or the new one, never a mix.
+ */
+export interface MetadataStore {
+  /** The current row of `id`, or `undefined`. */
+  get(id: string): Promise<StoredImage | undefined>
+  /**
+   * Optional capability: the same read, synchronously. Stores that have it (the embedded
+   * SQLite store) make the synchronous `getImageRecord` work.
+   */
+  getSync?(id: string): StoredImage | undefined
+  /**
+   * Commits a version and assigns its token. `mode` `create` fails with `ALREADY_EXISTS`
+   * if the id has a row, `update` fails with `NOT_FOUND` if it has none.
+   * Returns the committed row and the blob key it replaced, if any.
+   */
+  commit(version: ImageVersion, mode: 'create' | 'update'): Promise<{ image: StoredImage; replacedBlobKey?: string }>
+  /** Removes the row of `id`; returns it, or `undefined` if there was none. */
+  delete(id: string): Promise<StoredImage | undefined>
+  /** Releases connections and handles. */
+  close(): Promise<void>
+}

@@ -1,0 +1,144 @@
+import Database from 'better-sqlite3'
+import { PixstoreError } from '../../../shared/errors.js'
+import type { ImageFormat } from '../../../shared/image-format.js'
+import type { ImageVersion, MetadataStore, StoredImage } from '../metadata-store.js'
+
+const SCHEMA_VERSION = 1
+
+const schema = `
+CREATE TABLE IF NOT EXISTS pixstore_schema (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS pixstore_clock (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  last_token INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO pixstore_clock (id, last_token) VALUES (1, 0);
+CREATE TABLE IF NOT EXISTS pixstore_images (
+  id TEXT PRIMARY KEY,
+  token INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  iv TEXT NOT NULL,
+  tag TEXT NOT NULL,
+  blob_key TEXT NOT NULL UNIQUE,
+  format TEXT NOT NULL,
+  bytes INTEGER NOT NULL,
+  width INTEGER NOT NULL,
+  height INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+`
+
+interface Row {
+  id: string
+  token: number
+  key: string
+  iv: string
+  tag: string
+  blob_key: string
+  format: ImageFormat
+  bytes: number
+  width: number
+  height: number
+}
+
+const fromRow = (row: Row): StoredImage => ({
+  id: row.id,
+  token: row.token,
+  key: row.key,
+  iv: row.iv,
+  tag: row.tag,
+  blobKey: row.blob_key,
+  format: row.format,
+  bytes: row.bytes,
+  width: row.width,
+  height: row.height,
+})
+
+/** Options of the embedded SQLite metadata store. */
+export interface SqliteMetadataStoreOptions {
+  /** Path of the database file; created if missing. */
+  file: string
+}
+
+/**
+ * The embedded metadata store: one SQLite file in WAL mode. Reads are synchronous, so
+ * `getImageRecord` works without `await` on it.
+ */
+export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): MetadataStore & {
+  getSync(id: string): StoredImage | undefined
+} {
+  let db: Database.Database
+  try {
+    db = new Database(options.file)
+    db.pragma('journal_mode = WAL')
+    db.pragma('synchronous = FULL')
+    db.pragma('busy_timeout = 5000')
+    db.exec(schema)
+    const version = db.prepare('SELECT version FROM pixstore_schema').pluck().get() as number | undefined
+    if (version === undefined) db.prepare('INSERT INTO pixstore_schema (version) VALUES (?)').run(SCHEMA_VERSION)
+    else if (version > SCHEMA_VERSION) {
+      throw new PixstoreError('INVALID_CONFIG', `${options.file} was written by a newer Pixstore (schema ${version})`)
+    }
+  } catch (cause) {
+    if (cause instanceof PixstoreError) throw cause
+    throw new PixstoreError('STORAGE_FAILED', `Could not open the metadata database ${options.file}`, { cause })
+  }
+
+  const select = db.prepare<[string], Row>('SELECT * FROM pixstore_images WHERE id = ?')
+  // Tokens come from one clock row for the whole store, so they grow across ids and across
+  // delete and re-create. Starting from the wall clock keeps them growing even after a
+  // restore from an older backup; `last + 1` keeps them strictly growing within a millisecond.
+  const nextToken = db.prepare<[number], number>(
+    'UPDATE pixstore_clock SET last_token = max(last_token + 1, ?) WHERE id = 1 RETURNING last_token',
+  ).pluck()
+  const insert = db.prepare(
+    `INSERT INTO pixstore_images (id, token, key, iv, tag, blob_key, format, bytes, width, height, updated_at)
+     VALUES (@id, @token, @key, @iv, @tag, @blobKey, @format, @bytes, @width, @height, @now)`,
+  )
+  const update = db.prepare(
+    `UPDATE pixstore_images SET token = @token, key = @key, iv = @iv, tag = @tag, blob_key = @blobKey,
+       format = @format, bytes = @bytes, width = @width, height = @height, updated_at = @now WHERE id = @id`,
+  )
+  const remove = db.prepare('DELETE FROM pixstore_images WHERE id = ?')
+
+  const commit = db.transaction((version: ImageVersion, mode: 'create' | 'update') => {
+    const previous = select.get(version.id)
+    if (mode === 'create' && previous) throw new PixstoreError('ALREADY_EXISTS', `An image with id "${version.id}" already exists`)
+    if (mode === 'update' && !previous) throw new PixstoreError('NOT_FOUND', `No image with id "${version.id}"`)
+    const now = Date.now()
+    const image: StoredImage = { ...version, token: nextToken.get(now)! }
+    ;(previous ? update : insert).run({ ...image, now })
+    return previous ? { image, replacedBlobKey: previous.blob_key } : { image }
+  })
+  const deleteRow = db.transaction((id: string) => {
+    const previous = select.get(id)
+    if (previous) remove.run(id)
+    return previous
+  })
+
+  const guard = <T>(what: string, action: () => T): T => {
+    try {
+      return action()
+    } catch (cause) {
+      if (cause instanceof PixstoreError) throw cause
+      throw new PixstoreError('STORAGE_FAILED', `The metadata database failed to ${what}`, { cause })
+    }
+  }
+
+  const getSync = (id: string) => guard('read', () => {
+    const row = select.get(id)
+    return row && fromRow(row)
+  })
+
+  return {
+    getSync,
+    get: async (id) => getSync(id),
+    commit: async (version, mode) => guard('commit', () => commit.immediate(version, mode)),
+    delete: async (id) => guard('delete', () => {
+      const row = deleteRow.immediate(id)
+      return row && fromRow(row)
+    }),
+    close: async () => {
+      if (db.open) db.close()
+    },
+  }
+}

@@ -1,0 +1,79 @@
+/** A cached image version: its token and its ciphertext. Never a key. */
+export interface CachedImage {
+  token: number
+  ciphertext: Uint8Array
+}
+
+/** Summary of what the browser cache holds. */
+export interface CacheStats {
+  entries: number
+  bytes: number
+}
+
+/** Limits every cache enforces, least recently used first. */
+export interface CacheLimits {
+  maxEntries: number
+  maxBytes: number
+}
+
+/** The frontend's image cache: IndexedDB in browsers, memory where IndexedDB is unavailable. */
+export interface ImageCache {
+  /** The cached version of `id`, marked as just used; `undefined` if none. */
+  get(id: string): Promise<CachedImage | undefined>
+  /** Stores a version of `id` (replacing any other), then evicts to the limits. */
+  put(id: string, image: CachedImage): Promise<void>
+  /** Removes `id`; resolves whether it was cached. */
+  delete(id: string): Promise<boolean>
+  /** Whether `id` is cached, without marking it used. */
+  has(id: string): Promise<boolean>
+  /** Entry count and total ciphertext bytes. */
+  stats(): Promise<CacheStats>
+  /** Removes every entry. */
+  clear(): Promise<void>
+}
+
+let lastUse = 0
+/** A use time that grows strictly, so two uses in one millisecond still have an order. */
+export function nextUseTime(): number {
+  lastUse = Math.max(Date.now(), lastUse + 1)
+  return lastUse
+}
+
+/** The in-memory cache: a Map in least-recently-used order. */
+export function createMemoryCache(limits: CacheLimits): ImageCache {
+  const entries = new Map<string, CachedImage>()
+  let bytes = 0
+  const remove = (id: string) => {
+    const entry = entries.get(id)
+    if (!entry) return false
+    bytes -= entry.ciphertext.byteLength
+    entries.delete(id)
+    return true
+  }
+  return {
+    async get(id) {
+      const entry = entries.get(id)
+      if (!entry) return undefined
+      entries.delete(id)
+      entries.set(id, entry)
+      return entry
+    },
+    async put(id, image) {
+      remove(id)
+      if (limits.maxEntries === 0 || image.ciphertext.byteLength > limits.maxBytes) return
+      entries.set(id, { token: image.token, ciphertext: image.ciphertext.slice() })
+      bytes += image.ciphertext.byteLength
+      for (const oldest of entries.keys()) {
+        if (entries.size <= limits.maxEntries && bytes <= limits.maxBytes) break
+        remove(oldest)
+      }
+    },
+    delete: async (id) => remove(id),
+    has: async (id) => entries.has(id),
+    stats: async () => ({ entries: entries.size, bytes }),
+    async clear() {
+      entries.clear()
+      bytes = 0
+    },
+  }
+}

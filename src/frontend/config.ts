@@ -1,0 +1,109 @@
+import { errorHandlingModes, type ErrorHandlingMode } from '../shared/error-handling.js'
+import { rejectUnknownOptions, requireOption } from '../shared/options.js'
+
+/** Options of `initPixstoreFrontend`. Every one has a default; same-origin apps need none. */
+export interface PixstoreFrontendConfig {
+  /**
+   * Origin of the image route, such as `https://api.example.com`; empty (default) for the
+   * page's own origin.
+   */
+  defaultEndpointConnectHost?: string
+  /** Port of the image route when it differs from the host's (the default endpoint listens on 3001). Default: none. */
+  defaultEndpointConnectPort?: number
+  /** Route of the image endpoint. Default `/pixstore-image`. */
+  defaultEndpointRoute?: string
+  /** Most images kept in the browser cache. Default 1000. */
+  frontendImageCacheLimit?: number
+  /** Most bytes of ciphertext kept in the browser cache. Default 200 MiB. */
+  frontendImageCacheMaxBytes?: number
+  /** Name of the IndexedDB database. Default `pixstore`. */
+  indexedDbName?: string
+  /** How errors are reported. Default `hybrid`. */
+  errorHandlingMode?: ErrorHandlingMode
+}
+
+/** The frontend configuration with every default filled in. */
+export type ResolvedFrontendConfig = Required<Omit<PixstoreFrontendConfig, 'defaultEndpointConnectPort'>> & {
+  defaultEndpointConnectPort: number | undefined
+}
+
+const defaults: ResolvedFrontendConfig = {
+  defaultEndpointConnectHost: '',
+  defaultEndpointConnectPort: undefined,
+  defaultEndpointRoute: '/pixstore-image',
+  frontendImageCacheLimit: 1000,
+  frontendImageCacheMaxBytes: 200 * 1024 * 1024,
+  indexedDbName: 'pixstore',
+  errorHandlingMode: 'hybrid',
+}
+
+const where = 'initPixstoreFrontend'
+
+/**
+ * Fills in defaults and validates every option.
+ *
+ * @throws PixstoreError `INVALID_CONFIG` naming the option.
+ */
+export function resolveFrontendConfig(config: PixstoreFrontendConfig = {}): ResolvedFrontendConfig {
+  requireOption(typeof config === 'object' && config !== null, where, 'config', 'must be an object')
+  rejectUnknownOptions(config, Object.keys(defaults), where)
+  const c: ResolvedFrontendConfig = { ...defaults }
+  for (const [name, value] of Object.entries(config)) if (value !== undefined) Object.assign(c, { [name]: value })
+  requireOption(
+    c.defaultEndpointConnectHost === '' || isOrigin(c.defaultEndpointConnectHost),
+    where,
+    'defaultEndpointConnectHost',
+    'must be an origin such as "https://api.example.com", or empty for the page\'s own origin',
+  )
+  requireOption(
+    c.defaultEndpointConnectPort === undefined ||
+      (Number.isInteger(c.defaultEndpointConnectPort) && c.defaultEndpointConnectPort > 0 && c.defaultEndpointConnectPort <= 65535),
+    where,
+    'defaultEndpointConnectPort',
+    'must be a port number from 1 to 65535',
+  )
+  requireOption(
+    typeof c.defaultEndpointRoute === 'string' && /^(\/[A-Za-z0-9._~-]+)+$/.test(c.defaultEndpointRoute),
+    where,
+    'defaultEndpointRoute',
+    'must be a path such as "/pixstore-image"',
+  )
+  requireOption(
+    Number.isSafeInteger(c.frontendImageCacheLimit) && c.frontendImageCacheLimit >= 0,
+    where,
+    'frontendImageCacheLimit',
+    'must be a whole number of images (0 turns caching off)',
+  )
+  requireOption(
+    Number.isSafeInteger(c.frontendImageCacheMaxBytes) && c.frontendImageCacheMaxBytes >= 0,
+    where,
+    'frontendImageCacheMaxBytes',
+    'must be a whole number of bytes',
+  )
+  requireOption(typeof c.indexedDbName === 'string' && c.indexedDbName.length > 0, where, 'indexedDbName', 'must be a non-empty name')
+  requireOption(errorHandlingModes.includes(c.errorHandlingMode), where, 'errorHandlingMode', `must be one of ${errorHandlingModes.join(', ')}`)
+  return c
+}
+
+function isOrigin(value: unknown): boolean {
+  if (typeof value !== 'string') return false
+  try {
+    const url = new URL(value)
+    return (url.protocol === 'http:' || url.protocol === 'https:') && (url.pathname === '/' || url.pathname === '') && !url.search
+  } catch {
+    return false
+  }
+}
+
+/** The URL of image `id` on the configured endpoint. */
+export function imageUrl(config: ResolvedFrontendConfig, id: string): string {
+  const path = `${config.defaultEndpointRoute}/${encodeURIComponent(id)}`
+  const port = config.defaultEndpointConnectPort
+  if (config.defaultEndpointConnectHost) {
+    const url = new URL(config.defaultEndpointConnectHost)
+    if (port !== undefined) url.port = String(port)
+    return `${url.origin}${path}`
+  }
+  if (port === undefined) return path
+  return `${location.protocol}//${location.hostname}:${port}${path}`
+}

@@ -1,0 +1,30 @@
+import { PixstoreError } from '../shared/errors.js'
+import type { ImageRecord } from '../types/index.js'
+import { imageUrl, type ResolvedFrontendConfig } from './config.js'
+
+/**
+ * Fetches the binary payload of the image route for a record. Replace the default with
+ * `initPixstoreFrontend(config, fetcher)` when images come through an app's own route.
+ * `context` is whatever the app passed to `getImage`.
+ */
+export type ImageFetcher = (record: ImageRecord, context?: unknown) => Promise<Uint8Array>
+
+/** The default fetcher: `GET {route}/:id` with the proof and token in `x-pixstore-*` headers. */
+export function createDefaultFetcher(config: () => ResolvedFrontendConfig): ImageFetcher {
+  return async (record) => {
+    const url = imageUrl(config(), record.id)
+    let response: Response
+    try {
+      response = await fetch(url, {
+        headers: { 'x-pixstore-proof': record.statelessProof, 'x-pixstore-token': String(record.token) },
+        cache: 'no-store',
+      })
+    } catch (cause) {
+      throw new PixstoreError('FETCH_FAILED', `Fetching image "${record.id}" failed: the network request did not complete`, { cause })
+    }
+    if (!response.ok) {
+      throw new PixstoreError('FETCH_FAILED', `Fetching image "${record.id}" failed with HTTP status ${response.status}`)
+    }
+    return new Uint8Array(await response.arrayBuffer())
+  }
+}

@@ -1,0 +1,22 @@
+export { PixstoreError, isPixstoreError } from './errors.js'
+export type { PixstoreErrorCode } from './errors.js'
+export {
+  setErrorHandlingMode,
+  getErrorHandlingMode,
+  setCustomErrorHandler,
+  getLastPixstoreError,
+  clearLastPixstoreError,
+} from './error-handling.js'
+export type { ErrorHandlingMode, CustomErrorHandler } from './error-handling.js'
+export {
+  PayloadState,
+  encodePayload,
+  encodeUpdatedHeader,
+  decodePayload,
+  KEY_LENGTH,
+  IV_LENGTH,
+  TAG_LENGTH,
+  UPDATED_HEADER_LENGTH,
+} from './wire.js'
+export type { Payload } from './wire.js'
+export type { ImageFormat } from './image-format.js'

@@ -1,0 +1,34 @@
+import { PixstoreError } from './errors.js'
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]!
+    row[0] = i
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!
+      row[j] = Math.min(above + 1, row[j - 1]! + 1, diagonal + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1))
+      diagonal = above
+    }
+  }
+  return row[b.length]!
+}
+
+/**
+ * Refuses option names that `known` does not list, naming the closest valid option.
+ *
+ * @throws PixstoreError `INVALID_CONFIG`
+ */
+export function rejectUnknownOptions(options: object, known: readonly string[], where: string): void {
+  for (const name of Object.keys(options)) {
+    if (known.includes(name)) continue
+    let best = known[0] ?? ''
+    for (const candidate of known) if (editDistance(name, candidate) < editDistance(name, best)) best = candidate
+    throw new PixstoreError('INVALID_CONFIG', `${where}: unknown option "${name}". Did you mean "${best}"?`)
+  }
+}
+
+/** Throws `INVALID_CONFIG` naming `option` unless `ok`. */
+export function requireOption(ok: boolean, where: string, option: string, expectation: string): void {
+  if (!ok) throw new PixstoreError('INVALID_CONFIG', `${where}: option "${option}" ${expectation}`)
+}

@@ -1,0 +1,40 @@
+import type { ImageFormat } from '../shared/image-format.js'
+
+export type { ImageFormat } from '../shared/image-format.js'
+export type { PixstoreErrorCode } from '../shared/errors.js'
+export type { ErrorHandlingMode } from '../shared/error-handling.js'
+export type { Payload } from '../shared/wire.js'
+
+/** Decryption metadata of one image version, each field in standard base64. */
+export interface ImageMeta {
+  /** The AES-256 key, 32 bytes. */
+  key: string
+  /** The AES-GCM IV, 12 bytes. */
+  iv: string
+  /** The AES-GCM authentication tag, 16 bytes. */
+  tag: string
+}
+
+/**
+ * What an app's API hands to its frontend for one image: plain JSON, safe to embed in
+ * any response. It is valid as long as its `statelessProof` is (20 to 40 s by default);
+ * a stale token still fetches the latest version.
+ */
+export interface ImageRecord {
+  /** The image id. */
+  id: string
+  /** The version token; it grows with every update of the id. */
+  token: number
+  /** Decryption metadata of the version named by `token`. */
+  meta: ImageMeta
+  /** The short-lived HMAC proof that authorises fetching this image. */
+  statelessProof: string
+  /** The image format, when the backend knows it. */
+  format?: ImageFormat
+  /** The image's size in bytes (not encrypted), when known. */
+  bytes?: number
+  /** The image's width in pixels, when known. */
+  width?: number
+  /** The image's height in pixels, when known. */
+  height?: number
+}
