@@ -32,6 +32,16 @@ export interface ImageCache {
   clear(): Promise<void>
 }
 
+/**
+ * A copy of `view` in an ArrayBuffer of its own. (`slice` will not do: on a Node Buffer,
+ * which custom fetchers may return, it makes a view, not a copy.)
+ */
+export function ownCopy(view: Uint8Array): Uint8Array<ArrayBuffer> {
+  const copy = new Uint8Array(view.byteLength)
+  copy.set(view)
+  return copy
+}
+
 let lastUse = 0
 /** A use time that grows strictly, so two uses in one millisecond still have an order. */
 export function nextUseTime(): number {
@@ -61,7 +71,7 @@ export function createMemoryCache(limits: CacheLimits): ImageCache {
     async put(id, image) {
       remove(id)
       if (limits.maxEntries === 0 || image.ciphertext.byteLength > limits.maxBytes) return
-      entries.set(id, { token: image.token, ciphertext: image.ciphertext.slice() })
+      entries.set(id, { token: image.token, ciphertext: ownCopy(image.ciphertext) })
       bytes += image.ciphertext.byteLength
       for (const oldest of entries.keys()) {
         if (entries.size <= limits.maxEntries && bytes <= limits.maxBytes) break

@@ -1,4 +1,4 @@
-import { nextUseTime, type CacheLimits, type ImageCache } from './image-cache.js'
+import { nextUseTime, ownCopy, type CacheLimits, type ImageCache } from './image-cache.js'
 
 // Two stores: `blobs` holds each id's token and ciphertext; `entries` holds small rows
 // (id, token, size, lastUsed) with an index on lastUsed, so eviction decides from the
@@ -103,7 +103,7 @@ export async function openIndexedDbCache(name: string, limits: CacheLimits): Pro
         entries.delete(id)
       } else {
         // A copy into its own buffer: a view would make IndexedDB clone its whole backing buffer.
-        const data = image.ciphertext.slice().buffer
+        const data = ownCopy(image.ciphertext).buffer
         blobs.put({ token: image.token, data } satisfies BlobRow, id)
         await request(entries.put({ id, token: image.token, size, lastUsed: nextUseTime() } satisfies EntryRow))
         await evict(entries, blobs)

@@ -1,0 +1,168 @@
+import { createDecipheriv, randomBytes } from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { createPixstoreBackend, createWebHandler, type PixstoreBackend } from 'pixstore/backend'
+import {
+  PayloadState,
+  clearLastPixstoreError,
+  decodePayload,
+  getLastPixstoreError,
+  setErrorHandlingMode,
+  type PixstoreErrorCode,
+} from 'pixstore/shared'
+import type { ImageMeta } from 'pixstore/types'
+import { fixture, fixturePath, listFiles, tempDir } from '../helpers.js'
+
+const png = fixture('sample.png')
+const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>')
+
+const badImages: [string, Uint8Array, RegExp?][] = [
+  ['an empty buffer', new Uint8Array(0)],
+  ['1000 random bytes', randomBytes(1000)],
+  ['an SVG with a script', svg, /SVG/],
+  ['a PNG cut to its first 20 bytes', png.subarray(0, 20)],
+  ['a PNG cut in half', png.subarray(0, png.length >> 1)],
+]
+
+const badIds: [string, PixstoreErrorCode][] = [
+  ['../etc/passwd', 'INVALID_ID'],
+  ['..', 'INVALID_ID'],
+  ['a/b', 'INVALID_ID'],
+  ['a\\b', 'INVALID_ID'],
+  ['a\u0000b', 'INVALID_ID'],
+  ['/abs', 'INVALID_ID'],
+  ['C:\\x', 'INVALID_ID'],
+  ['%2e%2e', 'INVALID_ID'],
+  ['x'.repeat(201), 'INVALID_ID'],
+  ['', 'MISSING_ID'],
+]
+
+/** The error a synchronous call throws, or `undefined`. */
+function thrownBy(action: () => unknown): unknown {
+  try {
+    action()
+  } catch (error) {
+    return error
+  }
+  return undefined
+}
+
+function decrypt(ciphertext: Uint8Array, meta: ImageMeta): Buffer {
+  const decipher = createDecipheriv('aes-256-gcm', Buffer.from(meta.key, 'base64'), Buffer.from(meta.iv, 'base64'))
+  decipher.setAuthTag(Buffer.from(meta.tag, 'base64'))
+  return Buffer.concat([decipher.update(ciphertext), decipher.final()])
+}
+
+describe('bad input to the backend', () => {
+  let parent: ReturnType<typeof tempDir>
+  let dataDir: string
+  let backend: PixstoreBackend
+  const images = () => listFiles(path.join(dataDir, 'images'))
+
+  const expectNothingStored = async (id: string) => {
+    expect(images()).toEqual([])
+    expect(await backend.imageExists(id)).toBe(false)
+    expect(thrownBy(() => backend.getImageRecord(id))).toMatchObject({ code: 'NOT_FOUND' })
+    expect(fs.readdirSync(parent.dir)).toEqual(['data'])
+  }
+
+  beforeEach(() => {
+    parent = tempDir()
+    dataDir = path.join(parent.dir, 'data')
+    backend = createPixstoreBackend({ dataDir, maxImageBytes: 1000 * 1000 })
+    setErrorHandlingMode('throw')
+  })
+  afterEach(async () => {
+    await backend.close()
+    setErrorHandlingMode('hybrid')
+    parent.remove()
+  })
+
+  it.each(badImages)('refuses %s with INVALID_IMAGE and stores nothing', async (_name, bytes, message) => {
+    const error = await backend.saveImage(bytes, { id: 'avatar' }).catch((e: unknown) => e)
+    expect(error).toMatchObject({ name: 'PixstoreError', code: 'INVALID_IMAGE' })
+    if (message) expect((error as Error).message).toMatch(message)
+    await expectNothingStored('avatar')
+  })
+
+  it('refuses an image over maxImageBytes with TOO_LARGE, from bytes and from a file', async () => {
+    await backend.close()
+    backend = createPixstoreBackend({ dataDir, maxImageBytes: 1000 })
+    expect(png.length).toBe(2218)
+    await expect(backend.saveImage(png, { id: 'avatar' })).rejects.toMatchObject({ code: 'TOO_LARGE' })
+    await expect(backend.saveImageFromFile(fixturePath('sample.png'), { id: 'avatar' })).rejects.toMatchObject({ code: 'TOO_LARGE' })
+    await expectNothingStored('avatar')
+  })
+
+  it.each(badIds)('refuses the id %j with %s in every call, touching no file', async (id, code) => {
+    await expect(backend.saveImage(png, { id })).rejects.toMatchObject({ code })
+    await expect(backend.saveImageFromFile(fixturePath('sample.png'), { id })).rejects.toMatchObject({ code })
+    await expect(backend.updateImage(id, png)).rejects.toMatchObject({ code })
+    await expect(backend.deleteImage(id)).rejects.toMatchObject({ code })
+    await expect(backend.imageExists(id)).rejects.toMatchObject({ code })
+    await expect(backend.getImageRecordAsync(id)).rejects.toMatchObject({ code })
+    expect(thrownBy(() => backend.getImageRecord(id))).toMatchObject({ code })
+    expect(images()).toEqual([])
+    expect(fs.readdirSync(parent.dir)).toEqual(['data'])
+    expect(listFiles(dataDir).filter((file) => !file.startsWith('pixstore.sqlite'))).toEqual(['proof-secret'])
+  })
+
+  it('returns null and keeps the error for getLastPixstoreError in the hybrid mode', async () => {
+    setErrorHandlingMode('hybrid')
+    clearLastPixstoreError()
+    expect(await backend.saveImage(svg, { id: 'avatar' })).toBeNull()
+    expect(getLastPixstoreError()?.code).toBe('INVALID_IMAGE')
+    clearLastPixstoreError()
+    expect(await backend.saveImage(png, { id: '../etc/passwd' })).toBeNull()
+    expect(getLastPixstoreError()?.code).toBe('INVALID_ID')
+    clearLastPixstoreError()
+    expect(backend.getImageRecord('a/b')).toBeNull()
+    expect(getLastPixstoreError()?.code).toBe('INVALID_ID')
+    clearLastPixstoreError()
+    expect(await backend.updateImage('a\\b', png)).toBeNull()
+    expect(getLastPixstoreError()?.code).toBe('INVALID_ID')
+    await expectNothingStored('avatar')
+  })
+
+  it('keeps the previous image intact when an update brings bad bytes', async () => {
+    const record = (await backend.saveImage(png, { id: 'avatar' }))!
+    const filesBefore = images()
+    for (const [, bytes] of badImages) {
+      await expect(backend.updateImage('avatar', bytes)).rejects.toMatchObject({ code: 'INVALID_IMAGE' })
+    }
+    const stored = backend.getImageRecord('avatar')!
+    expect(stored.token).toBe(record.token)
+    expect(stored.meta).toEqual(record.meta)
+    expect(images()).toEqual(filesBefore)
+
+    const url = `http://localhost/pixstore-image/avatar?proof=${encodeURIComponent(stored.statelessProof)}`
+    const response = await createWebHandler(backend)(new Request(url))
+    const payload = decodePayload(new Uint8Array(await response.arrayBuffer()))
+    expect(payload.state).toBe(PayloadState.Updated)
+    if (payload.state !== PayloadState.Updated) return
+    expect(payload.token).toBe(record.token)
+    const plaintext = decrypt(payload.ciphertext, record.meta)
+    expect(plaintext[0]).toBe(1) // png
+    expect(plaintext.subarray(1).equals(png)).toBe(true)
+  })
+
+  it.each([
+    ['sample.png', 'png', 1],
+    ['sample.jpg', 'jpeg', 3],
+    ['sample.webp', 'webp', 2],
+    ['sample-lossless.webp', 'webp', 2],
+    ['sample.gif', 'gif', 5],
+    ['sample.avif', 'avif', 6],
+  ])('recognises %s as %s and reads its size', async (file, format, formatByte) => {
+    const bytes = fixture(file)
+    const record = (await backend.saveImage(bytes, { id: 'avatar' }))!
+    expect(record).toMatchObject({ id: 'avatar', format, width: 96, height: 64, bytes: bytes.length })
+    const payload = decodePayload(await backend.customEndpointHelper('avatar', record.token, record.statelessProof))
+    expect(payload.state).toBe(PayloadState.Success)
+    if (payload.state !== PayloadState.Success) return
+    const plaintext = decrypt(payload.ciphertext, record.meta)
+    expect(plaintext[0]).toBe(formatByte)
+    expect(plaintext.subarray(1).equals(bytes)).toBe(true)
+  })
+})

@@ -1,0 +1,47 @@
+import { createHash } from 'node:crypto'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url))
+
+/** The bytes of a file in test/fixtures. */
+export function fixture(name: string): Buffer {
+  return fs.readFileSync(path.join(fixtures, name))
+}
+
+/** The path of a file in test/fixtures. */
+export function fixturePath(name: string): string {
+  return path.join(fixtures, name)
+}
+
+/** Hex SHA-256 of bytes or a Blob. */
+export async function sha256(data: Uint8Array | Blob): Promise<string> {
+  const bytes = data instanceof Blob ? new Uint8Array(await data.arrayBuffer()) : data
+  return createHash('sha256').update(bytes).digest('hex')
+}
+
+/** A fresh temporary folder; remove it with the returned function. */
+export function tempDir(prefix = 'pixstore-test-'): { dir: string; remove: () => void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+  return { dir, remove: () => fs.rmSync(dir, { recursive: true, force: true }) }
+}
+
+/** Every file below `dir`, relative paths, sorted. */
+export function listFiles(dir: string): string[] {
+  if (!fs.existsSync(dir)) return []
+  return (fs.readdirSync(dir, { recursive: true, withFileTypes: true }) as fs.Dirent[])
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)))
+    .sort()
+}
+
+let databases = 0
+/** A database name no other test uses, for frontend isolation. */
+export function uniqueDbName(): string {
+  return `pixstore-test-${process.pid}-${++databases}-${Date.now()}`
+}
+
+/** Sleeps `ms` milliseconds. */
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))

@@ -1,0 +1,93 @@
+import { execFileSync } from 'node:child_process'
+import { describe, expect, it } from 'vitest'
+import * as backend from 'pixstore/backend'
+import * as frontend from 'pixstore/frontend'
+import * as shared from 'pixstore/shared'
+
+// The export lists are deliberate: anything added or removed here is an API change.
+describe('entry points', () => {
+  it('pixstore/backend exports exactly its public API', () => {
+    expect(Object.keys(backend).sort()).toEqual(
+      [
+        'closePixstoreBackend',
+        'createNodeHandler',
+        'createPixstoreBackend',
+        'createWebHandler',
+        'customEndpointHelper',
+        'deleteImage',
+        'getImageRecord',
+        'getImageRecordAsync',
+        'getLastPixstoreError',
+        'imageExists',
+        'initPixstoreBackend',
+        'isPixstoreError',
+        'pixstoreNodeHandler',
+        'pixstoreRequestHandler',
+        'PixstoreError',
+        'saveImage',
+        'saveImageFromFile',
+        'setCustomErrorHandler',
+        'updateImage',
+        'updateImageFromFile',
+      ].sort(),
+    )
+  })
+
+  it('pixstore/frontend exports exactly its public API', () => {
+    expect(Object.keys(frontend).sort()).toEqual(
+      [
+        'cachedImageExists',
+        'clearImageCache',
+        'deleteCachedImage',
+        'getCacheStats',
+        'getImage',
+        'getLastPixstoreError',
+        'initPixstoreFrontend',
+        'isPixstoreError',
+        'PixstoreError',
+        'setCustomErrorHandler',
+      ].sort(),
+    )
+  })
+
+  it('pixstore/shared exports exactly its public API', () => {
+    expect(Object.keys(shared).sort()).toEqual(
+      [
+        'clearLastPixstoreError',
+        'decodePayload',
+        'encodePayload',
+        'encodeUpdatedHeader',
+        'getErrorHandlingMode',
+        'getLastPixstoreError',
+        'isPixstoreError',
+        'IV_LENGTH',
+        'KEY_LENGTH',
+        'PayloadState',
+        'PixstoreError',
+        'setCustomErrorHandler',
+        'setErrorHandlingMode',
+        'TAG_LENGTH',
+        'UPDATED_HEADER_LENGTH',
+      ].sort(),
+    )
+  })
+
+  it('resolves through the built package exports in plain Node, and bare "pixstore" is not an entry point', () => {
+    execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'pipe' })
+    const script = `
+      const backend = await import('pixstore/backend')
+      const frontend = await import('pixstore/frontend') // must touch no browser global on import
+      const shared = await import('pixstore/shared')
+      await import('pixstore/types')
+      let bare = 'imported'
+      try { await import('pixstore') } catch (e) { bare = e.code }
+      // One PixstoreError class across entry points, so instanceof works everywhere.
+      console.log(JSON.stringify({
+        sameError: backend.PixstoreError === frontend.PixstoreError && frontend.PixstoreError === shared.PixstoreError,
+        bare,
+      }))
+    `
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })
+    expect(JSON.parse(out)).toEqual({ sameError: true, bare: 'ERR_PACKAGE_PATH_NOT_EXPORTED' })
+  }, 120_000)
+})
