@@ -105,7 +105,8 @@ describe('bad input to the backend', () => {
     expect(thrownBy(() => backend.getImageRecord(id))).toMatchObject({ code })
     expect(images()).toEqual([])
     expect(fs.readdirSync(parent.dir)).toEqual(['data'])
-    expect(listFiles(dataDir).filter((file) => !file.startsWith('pixstore.sqlite'))).toEqual(['proof-secret'])
+    // Only the store's own files: the database and the proof secret.
+    expect(listFiles(dataDir).filter((file) => !/^(pixstore\.sqlite(-wal|-shm)?|proof-secret)$/.test(file))).toEqual([])
   })
 
   it('returns null and keeps the error for getLastPixstoreError in the hybrid mode', async () => {
@@ -122,6 +123,7 @@ describe('bad input to the backend', () => {
     clearLastPixstoreError()
     expect(await backend.updateImage('a\\b', png)).toBeNull()
     expect(getLastPixstoreError()?.code).toBe('INVALID_ID')
+    setErrorHandlingMode('throw')
     await expectNothingStored('avatar')
   })
 

@@ -23,7 +23,7 @@ describe('getImage on damaged payloads', () => {
     const success = await backend.customEndpointHelper(record.id, record.token, record.statelessProof)
     const updated = await backend.customEndpointHelper(record.id, undefined, record.statelessProof)
     expect([success[0], updated[0]]).toEqual([0, 1])
-    let payload = new Uint8Array()
+    let payload: Uint8Array = new Uint8Array()
     initPixstoreFrontend({ indexedDbName: uniqueDbName() }, async () => payload)
     for (const full of [success, updated]) {
       payload = full
