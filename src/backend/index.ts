@@ -6,12 +6,18 @@ import type { PixstoreBackendConfig } from './config.js'
 import { startEndpointServer, type EndpointServer } from './http/endpoint-server.js'
 import { createNodeHandler, type PixstoreNodeHandler } from './http/node-handler.js'
 import { createWebHandler, type PixstoreRequestHandler } from './http/web-handler.js'
-import { createPixstoreBackend, type ImageInput, type PixstoreBackend, type SaveImageOptions } from './pixstore-backend.js'
+import {
+  createPixstoreBackend,
+  type ImageInput,
+  type ImageRecordOptions,
+  type PixstoreBackend,
+  type SaveImageOptions,
+} from './pixstore-backend.js'
 
 export { createPixstoreBackend } from './pixstore-backend.js'
 export { createWebHandler, type PixstoreRequestHandler } from './http/web-handler.js'
 export { createNodeHandler, type PixstoreNodeHandler } from './http/node-handler.js'
-export type { PixstoreBackend, ImageInput, SaveImageOptions } from './pixstore-backend.js'
+export type { PixstoreBackend, ImageInput, ImageRecordOptions, SaveImageOptions } from './pixstore-backend.js'
 export type { PixstoreBackendConfig, ResolvedBackendConfig } from './config.js'
 export type { SecretSource } from './secrets.js'
 export type { ImageRecord, ImageMeta, ImageFormat } from '../types/index.js'
@@ -114,15 +120,16 @@ export function imageExists(id: string): Promise<boolean | null> {
  * The up-to-date record of image `id`, synchronously, with a fresh proof: return it from
  * your own API. Works on stores with synchronous reads (the embedded default); on others it
  * reports `UNSUPPORTED`, so use {@link getImageRecordAsync} there. A missing image reports
- * `NOT_FOUND` (so returns `null` in the default `hybrid` mode).
+ * `NOT_FOUND` (so returns `null` in the default `hybrid` mode). `options.issuedAt` mints
+ * the proof as if at an earlier time, for tests and demos of expiry.
  */
-export function getImageRecord(id: string): ImageRecord | null {
-  return active().getImageRecord(id)
+export function getImageRecord(id: string, options?: ImageRecordOptions): ImageRecord | null {
+  return active().getImageRecord(id, options)
 }
 
 /** The awaitable form of {@link getImageRecord}; works on every store. */
-export function getImageRecordAsync(id: string): Promise<ImageRecord | null> {
-  return active().getImageRecordAsync(id)
+export function getImageRecordAsync(id: string, options?: ImageRecordOptions): Promise<ImageRecord | null> {
+  return active().getImageRecordAsync(id, options)
 }
 
 /**

@@ -27,6 +27,15 @@ export interface SaveImageOptions {
   dir?: string
 }
 
+/** Options of `getImageRecord` and `getImageRecordAsync`. */
+export interface ImageRecordOptions {
+  /**
+   * Mint the proof as if at this time (ms since the epoch, not in the future), so that it
+   * expires earlier: for tests and demos of proof expiry. Default: now.
+   */
+  issuedAt?: number
+}
+
 /** One backend instance. The functions of `pixstore/backend` call the instance `initPixstoreBackend` made. */
 export interface PixstoreBackend {
   /** The configuration in force, defaults filled in. */
@@ -39,8 +48,8 @@ export interface PixstoreBackend {
   updateImageFromFile(id: string, file: string): Promise<ImageRecord | null>
   deleteImage(id: string): Promise<boolean | null>
   imageExists(id: string): Promise<boolean | null>
-  getImageRecord(id: string): ImageRecord | null
-  getImageRecordAsync(id: string): Promise<ImageRecord | null>
+  getImageRecord(id: string, options?: ImageRecordOptions): ImageRecord | null
+  getImageRecordAsync(id: string, options?: ImageRecordOptions): Promise<ImageRecord | null>
   customEndpointHelper(imageId: string, clientToken: unknown, statelessProof: unknown): Promise<Uint8Array>
   /** The payload as parts to send in order (a header, then the ciphertext), without joining them. */
   payloadParts(imageId: unknown, clientToken: unknown, statelessProof: unknown): Promise<Uint8Array[]>
@@ -82,11 +91,20 @@ export function createPixstoreBackend(options?: PixstoreBackendConfig): Pixstore
   const metadata: MetadataStore = createSqliteMetadataStore({ file: path.join(config.dataDir, 'pixstore.sqlite') })
   const blobs: BlobStore = createFilesystemBlobStore({ dir: path.join(config.dataDir, 'images') })
 
-  const toRecord = (image: StoredImage): ImageRecord => ({
+  const issueTime = (options: ImageRecordOptions | undefined): number | undefined => {
+    const issuedAt = options?.issuedAt
+    if (issuedAt === undefined) return undefined
+    if (typeof issuedAt !== 'number' || !Number.isFinite(issuedAt) || issuedAt > Date.now()) {
+      throw new PixstoreError('INVALID_CONFIG', 'getImageRecord: issuedAt must be a time in the past, in ms since the epoch')
+    }
+    return issuedAt
+  }
+
+  const toRecord = (image: StoredImage, issuedAt?: number): ImageRecord => ({
     id: image.id,
     token: image.token,
     meta: { key: image.key, iv: image.iv, tag: image.tag },
-    statelessProof: signer.sign(image.id),
+    statelessProof: signer.sign(image.id, issuedAt),
     format: image.format,
     bytes: image.bytes,
     width: image.width,
@@ -201,14 +219,15 @@ export function createPixstoreBackend(options?: PixstoreBackendConfig): Pixstore
     }
   }
 
-  const getRecordSync = (id: string): ImageRecord => {
+  const getRecordSync = (id: string, options?: ImageRecordOptions): ImageRecord => {
     assertValidId(id)
+    const issuedAt = issueTime(options)
     if (!metadata.getSync) {
       throw new PixstoreError('UNSUPPORTED', 'This metadata store has no synchronous reads: use await getImageRecordAsync(id)')
     }
     const image = metadata.getSync(id)
     if (!image) throw new PixstoreError('NOT_FOUND', `No image with id "${id}"`)
-    return toRecord(image)
+    return toRecord(image, issuedAt)
   }
 
   return {
@@ -242,13 +261,14 @@ export function createPixstoreBackend(options?: PixstoreBackendConfig): Pixstore
         assertValidId(id)
         return (await metadata.get(id)) !== undefined
       }),
-    getImageRecord: (id) => reportingSync(() => getRecordSync(id)),
-    getImageRecordAsync: (id) =>
+    getImageRecord: (id, options) => reportingSync(() => getRecordSync(id, options)),
+    getImageRecordAsync: (id, options) =>
       reporting(async () => {
         assertValidId(id)
+        const issuedAt = issueTime(options)
         const image = await metadata.get(id)
         if (!image) throw new PixstoreError('NOT_FOUND', `No image with id "${id}"`)
-        return toRecord(image)
+        return toRecord(image, issuedAt)
       }),
     payloadParts,
     async customEndpointHelper(imageId, clientToken, statelessProof) {
