@@ -112,7 +112,7 @@ describe.runIf(browserTestsEnabled())('the demo in Chromium', () => {
   it('shows a replaced image on the next load, and to a stale record held from before', async () => {
     const stale = (await players()).find((p) => p.id === 'player-2')!.imageRecord
     const body = new FormData()
-    body.append('image', new Blob([fixture('sample.jpg')], { type: 'image/jpeg' }), 'new.jpg')
+    body.append('image', new Blob([new Uint8Array(fixture('sample.jpg'))], { type: 'image/jpeg' }), 'new.jpg')
     const replaced = await fetch(`${demo.url}/api/players/player-2/image`, { method: 'PUT', body })
     expect(replaced.status).toBe(200)
     const newHash = await sha256(fixture('sample.jpg'))
