@@ -30,7 +30,10 @@ export interface PixstoreBackendConfig {
   defaultEndpointRoute?: string
   /** `Access-Control-Allow-Origin` of the image route. Default `*` (proofs, not origins, guard images). */
   accessControlAllowOrigin?: string
-  /** How errors are reported. Default `hybrid`. */
+  /**
+   * How errors are reported (see `setErrorHandlingMode` in `pixstore/shared`). The mode is
+   * one per JavaScript realm, shared with the frontend; it is set only when this option is given.
+   */
   errorHandlingMode?: ErrorHandlingMode
 }
 

@@ -1,6 +1,5 @@
 import type { AddressInfo } from 'node:net'
 import { PixstoreError } from '../shared/errors.js'
-import { setErrorHandlingMode } from '../shared/error-handling.js'
 import type { ImageRecord } from '../types/index.js'
 import type { PixstoreBackendConfig } from './config.js'
 import { startEndpointServer, type EndpointServer } from './http/endpoint-server.js'
@@ -61,7 +60,6 @@ export function initPixstoreBackend(config?: PixstoreBackendConfig): PixstoreBac
     throw new PixstoreError('ALREADY_INITIALIZED', 'initPixstoreBackend() was already called; call closePixstoreBackend() first')
   }
   const backend = createPixstoreBackend(config)
-  setErrorHandlingMode(backend.config.errorHandlingMode)
   const { defaultEndpointEnabled, defaultEndpointListenHost, defaultEndpointListenPort } = backend.config
   const server = defaultEndpointEnabled
     ? startEndpointServer(createNodeHandler(backend), defaultEndpointListenHost, defaultEndpointListenPort)

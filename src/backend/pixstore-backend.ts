@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { PixstoreError } from '../shared/errors.js'
-import { reporting, reportingSync } from '../shared/error-handling.js'
+import { reporting, reportingSync, setErrorHandlingMode } from '../shared/error-handling.js'
 import { PayloadState, encodeUpdatedHeader } from '../shared/wire.js'
 import type { ImageRecord } from '../types/index.js'
 import { resolveBackendConfig, type PixstoreBackendConfig, type ResolvedBackendConfig } from './config.js'
@@ -81,6 +81,8 @@ const single = (state: number) => [Uint8Array.of(state)]
  */
 export function createPixstoreBackend(options?: PixstoreBackendConfig): PixstoreBackend {
   const config = resolveBackendConfig(options)
+  // The mode is process-wide, shared with the frontend in the same realm: set it only when asked.
+  if (options?.errorHandlingMode !== undefined) setErrorHandlingMode(config.errorHandlingMode)
   try {
     fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
   } catch (cause) {

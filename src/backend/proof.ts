@@ -27,7 +27,8 @@ export function createProofSigner(secrets: readonly string[], windowLength: numb
     verify(id, proof, now = Date.now()) {
       if (typeof proof !== 'string' || proof.length !== PROOF_LENGTH) return false
       const given = Buffer.from(proof, 'base64url')
-      if (given.length !== 32) return false
+      // Only the canonical spelling: the last character's two spare bits must be zero.
+      if (given.length !== 32 || given.toString('base64url') !== proof) return false
       // A proof minted in window n is accepted in windows n and n + 1: valid for at least
       // one window length and at most two.
       const windows = windowLength === -1 ? ['never'] : [windowOf(now), windowOf(now - windowLength)]

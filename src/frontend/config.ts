@@ -18,7 +18,7 @@ export interface PixstoreFrontendConfig {
   frontendImageCacheMaxBytes?: number
   /** Name of the IndexedDB database. Default `pixstore`. */
   indexedDbName?: string
-  /** How errors are reported. Default `hybrid`. */
+  /** How errors are reported; one mode per JavaScript realm, set only when this option is given. */
   errorHandlingMode?: ErrorHandlingMode
 }
 

@@ -34,7 +34,8 @@ export function initPixstoreFrontend(options?: PixstoreFrontendConfig, customFet
     throw new PixstoreError('INVALID_CONFIG', 'initPixstoreFrontend: the custom fetcher must be a function')
   }
   const resolved = resolveFrontendConfig(options)
-  setErrorHandlingMode(resolved.errorHandlingMode)
+  // The mode is process-wide, shared with the backend in the same realm: set it only when asked.
+  if (options?.errorHandlingMode !== undefined) setErrorHandlingMode(resolved.errorHandlingMode)
   config = resolved
   fetcher = customFetcher
   cache = undefined
