@@ -14,7 +14,8 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
-    globalSetup: ['test/global-setup.ts'],
+    globalSetup: ['test/setup/global.ts'],
+    setupFiles: ['test/setup/capture-console.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
   },

@@ -9,6 +9,18 @@ export interface PixstoreBackendConfig {
   /** Largest image accepted, in bytes, checked before any other work. Default 25 MiB. */
   maxImageBytes?: number
   /**
+   * Largest image accepted, in pixels (width × height read from its header), against
+   * decompression bombs in apps that later decode the images. Default 40 000 000.
+   */
+  maxImagePixels?: number
+  /**
+   * Master keys that wrap the per-image keys, each `id:base64` with a 32-byte key; the
+   * first wraps new keys, all unwrap. Default: `PIXSTORE_MASTER_KEY` (comma-separated),
+   * else a key generated once into `dataDir/master-keys` (with a warning: production
+   * should supply it, and keep it apart from backups of the data directory).
+   */
+  masterKeys?: string | readonly string[]
+  /**
    * Proof window in ms: a proof is valid for at least this long and at most twice it.
    * Default 20000. `-1` makes proofs never expire: anyone who once saw a record can fetch
    * that image for as long as the secret lives, so use it only for trusted tools.
@@ -41,6 +53,8 @@ export interface PixstoreBackendConfig {
 export interface ResolvedBackendConfig {
   dataDir: string
   maxImageBytes: number
+  maxImagePixels: number
+  masterKeys: readonly string[] | undefined
   statelessKeyWindowLength: number
   statelessProofSecret: readonly string[] | undefined
   defaultEndpointEnabled: boolean
@@ -54,6 +68,7 @@ export interface ResolvedBackendConfig {
 const defaults = {
   dataDir: './pixstore-data',
   maxImageBytes: 25 * 1024 * 1024,
+  maxImagePixels: 40_000_000,
   statelessKeyWindowLength: 20_000,
   defaultEndpointEnabled: true,
   defaultEndpointListenHost: '127.0.0.1',
@@ -63,7 +78,7 @@ const defaults = {
   errorHandlingMode: 'hybrid',
 } as const
 
-const optionNames: readonly (keyof PixstoreBackendConfig)[] = [...Object.keys(defaults), 'statelessProofSecret'] as (keyof PixstoreBackendConfig)[]
+const optionNames = [...Object.keys(defaults), 'statelessProofSecret', 'masterKeys']
 
 const where = 'initPixstoreBackend'
 
@@ -87,6 +102,12 @@ export function resolveBackendConfig(config: PixstoreBackendConfig = {}): Resolv
     where,
     'maxImageBytes',
     'must be a positive whole number of bytes',
+  )
+  requireOption(
+    Number.isSafeInteger(c.maxImagePixels) && c.maxImagePixels > 0,
+    where,
+    'maxImagePixels',
+    'must be a positive whole number of pixels',
   )
   requireOption(
     c.statelessKeyWindowLength === -1 || (Number.isSafeInteger(c.statelessKeyWindowLength) && c.statelessKeyWindowLength > 0),
@@ -125,10 +146,21 @@ export function resolveBackendConfig(config: PixstoreBackendConfig = {}): Resolv
       'must be a string of at least 32 characters, or a non-empty list of them',
     )
   }
+  let masterKeys: readonly string[] | undefined
+  if (config.masterKeys !== undefined) {
+    masterKeys = typeof config.masterKeys === 'string' ? [config.masterKeys] : config.masterKeys
+    requireOption(
+      Array.isArray(masterKeys) && masterKeys.length > 0 && masterKeys.every((k) => typeof k === 'string'),
+      where,
+      'masterKeys',
+      'must be an "id:base64" string or a non-empty list of them',
+    )
+  }
   return {
     ...c,
     dataDir: path.resolve(c.dataDir),
     statelessProofSecret: secrets,
+    masterKeys,
   }
 }
 

@@ -66,8 +66,26 @@ function gif(b: Uint8Array): SniffedImage | undefined {
   return { format: 'gif', width: u16le(b, 6), height: u16le(b, 8) }
 }
 
+// The top-level boxes of an ISO media file must cover it exactly: nothing smuggled after them.
+function boxesCoverFile(b: Uint8Array): boolean {
+  let i = 0
+  while (i < b.length) {
+    if (i + 8 > b.length) return false
+    let size = u32be(b, i)
+    if (size === 1) {
+      if (i + 16 > b.length || u32be(b, i + 8) !== 0) return false
+      size = u32be(b, i + 12)
+    } else if (size === 0) {
+      size = b.length - i
+    }
+    if (size < 8) return false
+    i += size
+  }
+  return i === b.length
+}
+
 function avif(b: Uint8Array): SniffedImage | undefined {
-  if (b.length < 16 || !ascii(b, 4, 'ftyp')) return undefined
+  if (b.length < 16 || !ascii(b, 4, 'ftyp') || !boxesCoverFile(b)) return undefined
   const boxEnd = Math.min(u32be(b, 0), b.length)
   let brand = false
   for (let i = 8; i + 4 <= boxEnd; i += 4) if (ascii(b, i, 'avif') || ascii(b, i, 'avis')) brand = true
@@ -77,6 +95,25 @@ function avif(b: Uint8Array): SniffedImage | undefined {
     if (ascii(b, i, 'ispe')) return { format: 'avif', width: u32be(b, i + 8), height: u32be(b, i + 12) }
   }
   return undefined
+}
+
+// Markup that a browser or a mis-set Content-Type could run: an image that also carries it
+// (in a comment, a metadata chunk, anywhere) is a polyglot and is refused. Image metadata
+// such as XMP is XML but never holds these.
+const markup = ['<script', '<html', '<svg', '<!doctype', '<?php', '<iframe', '<body', '<object', '<embed'].map((tag) =>
+  Array.from(tag, (c) => c.charCodeAt(0)),
+)
+
+function carriesMarkup(b: Uint8Array): boolean {
+  for (let i = b.indexOf(0x3c); i !== -1; i = b.indexOf(0x3c, i + 1)) {
+    for (const tag of markup) {
+      let j = 1
+      // Letters compared case-insensitively (OR 0x20 lower-cases ASCII letters).
+      while (j < tag.length && i + j < b.length && (b[i + j]! | 0x20) === tag[j]) j++
+      if (j === tag.length) return true
+    }
+  }
+  return false
 }
 
 function looksLikeText(b: Uint8Array): boolean {
@@ -89,13 +126,17 @@ function looksLikeText(b: Uint8Array): boolean {
  * Identifies a PNG, JPEG, WebP, GIF or AVIF image from its bytes (never from a name) and
  * reads its size from its header.
  *
- * @throws PixstoreError `INVALID_IMAGE` for anything else, SVG included: an SVG shown
- * through a blob URL runs its scripts in the app's origin.
+ * @throws PixstoreError `INVALID_IMAGE` for anything else, SVG included (an SVG shown
+ * through a blob URL runs its scripts in the app's origin), for a file with bytes after
+ * its image data, and for one that carries HTML, SVG or script markup (a polyglot).
  */
 export function sniffImage(bytes: Uint8Array): SniffedImage {
   if (bytes.length === 0) throw new PixstoreError('INVALID_IMAGE', 'The image is empty')
   const found = png(bytes) ?? jpeg(bytes) ?? webp(bytes) ?? gif(bytes) ?? avif(bytes)
-  if (found && found.width > 0 && found.height > 0) return found
+  if (found && found.width > 0 && found.height > 0) {
+    if (carriesMarkup(bytes)) throw new PixstoreError('INVALID_IMAGE', 'The image carries embedded markup (a polyglot file) and is refused')
+    return found
+  }
   if (looksLikeText(bytes)) {
     throw new PixstoreError('INVALID_IMAGE', 'SVG and other markup are refused: only PNG, JPEG, WebP, GIF and AVIF images are stored')
   }

@@ -10,6 +10,8 @@ import { encryptImage } from './encryption.js'
 import { assertValidId, generateId, isValidId } from './ids.js'
 import { sniffImage } from './image-sniff.js'
 import { createProofSigner } from './proof.js'
+import { dataKeyContext, loadMasterKeys, type KeyRing, type MasterKeySource } from './master-keys.js'
+import { createMaintenance, type GcOptions, type GcReport, type RotationReport, type StoreStats, type VerifyReport } from './maintenance.js'
 import { loadProofSecrets, type SecretSource } from './secrets.js'
 import type { BlobStore } from './stores/blob-store.js'
 import { createFilesystemBlobStore } from './stores/blob/filesystem.js'
@@ -42,6 +44,8 @@ export interface PixstoreBackend {
   readonly config: ResolvedBackendConfig
   /** Where the proof secret came from: `option`, `environment`, `generated` or `loaded`. */
   readonly secretSource: SecretSource
+  /** Where the master keys came from: `option`, `environment`, `generated` or `loaded`. */
+  readonly masterKeySource: MasterKeySource
   saveImage(image: ImageInput, target?: string | SaveImageOptions): Promise<ImageRecord | null>
   updateImage(id: string, image: ImageInput): Promise<ImageRecord | null>
   saveImageFromFile(file: string, target?: string | SaveImageOptions): Promise<ImageRecord | null>
@@ -53,6 +57,14 @@ export interface PixstoreBackend {
   customEndpointHelper(imageId: string, clientToken: unknown, statelessProof: unknown): Promise<Uint8Array>
   /** The payload as parts to send in order (a header, then the ciphertext), without joining them. */
   payloadParts(imageId: unknown, clientToken: unknown, statelessProof: unknown): Promise<Uint8Array[]>
+  /** Decrypts every stored image and reports those that are missing or fail authentication. */
+  verify(onProgress?: (done: number) => void): Promise<VerifyReport>
+  /** Removes encrypted files that no metadata row points to (left by a crash), never one a row points to. */
+  gc(options?: GcOptions): Promise<GcReport>
+  /** Rewraps every data key under the current (first) master key, without rewriting any image. Resumable: run it again after an interruption. */
+  rotateMasterKey(onProgress?: (done: number) => void): Promise<RotationReport>
+  /** Counts, bytes, oldest and newest update. */
+  stats(): Promise<StoreStats>
   close(): Promise<void>
 }
 
@@ -72,6 +84,11 @@ function toBytes(image: unknown): Uint8Array {
 
 const single = (state: number) => [Uint8Array.of(state)]
 
+/** The data key of a stored image, unwrapped. */
+function dataKeyOf(ring: KeyRing, image: StoredImage): Buffer {
+  return ring.unwrap(image.keyId, image.wrappedKey, dataKeyContext(image.id, image.blobKey))
+}
+
 /**
  * Creates a backend instance on the embedded stores (SQLite and files under `dataDir`),
  * without starting any HTTP endpoint. Most apps call `initPixstoreBackend` instead.
@@ -90,6 +107,7 @@ export function createPixstoreBackend(options?: PixstoreBackendConfig): Pixstore
   }
   const { secrets, source } = loadProofSecrets(config.statelessProofSecret, config.dataDir)
   const signer = createProofSigner(secrets, config.statelessKeyWindowLength)
+  const { ring, source: masterKeySource } = loadMasterKeys(config.masterKeys, config.dataDir)
   const metadata: MetadataStore = createSqliteMetadataStore({ file: path.join(config.dataDir, 'pixstore.sqlite') })
   const blobs: BlobStore = createFilesystemBlobStore({ dir: path.join(config.dataDir, 'images') })
 
@@ -105,7 +123,7 @@ export function createPixstoreBackend(options?: PixstoreBackendConfig): Pixstore
   const toRecord = (image: StoredImage, issuedAt?: number): ImageRecord => ({
     id: image.id,
     token: image.token,
-    meta: { key: image.key, iv: image.iv, tag: image.tag },
+    meta: { key: dataKeyOf(ring, image).toString('base64'), iv: image.iv, tag: image.tag },
     statelessProof: signer.sign(image.id, issuedAt),
     format: image.format,
     bytes: image.bytes,
@@ -137,17 +155,25 @@ export function createPixstoreBackend(options?: PixstoreBackendConfig): Pixstore
     if (bytes.byteLength > config.maxImageBytes) throw tooLarge(bytes.byteLength)
     if (mode === 'update' && !(await metadata.get(id))) throw new PixstoreError('NOT_FOUND', `No image with id "${id}"`)
     const sniffed = sniffImage(bytes)
+    const pixels = sniffed.width * sniffed.height
+    if (pixels > config.maxImagePixels) {
+      throw new PixstoreError(
+        'TOO_LARGE',
+        `The image is ${sniffed.width} × ${sniffed.height} pixels; the limit is ${config.maxImagePixels} pixels (option maxImagePixels)`,
+      )
+    }
     const encrypted = encryptImage(sniffed.format, bytes)
     // Every version gets a new file, durable before the metadata points at it, so a reader
     // (or a crash) only ever meets a complete old version or a complete new one.
     const blobKey = randomBytes(16).toString('hex')
+    const wrapped = ring.wrap(encrypted.key, dataKeyContext(id, blobKey))
     await blobs.write(blobKey, encrypted.ciphertext)
     let committed: Awaited<ReturnType<MetadataStore['commit']>>
     try {
       committed = await metadata.commit(
         {
           id,
-          key: encrypted.key.toString('base64'),
+          ...wrapped,
           iv: encrypted.iv.toString('base64'),
           tag: encrypted.tag.toString('base64'),
           blobKey,
@@ -209,7 +235,7 @@ export function createPixstoreBackend(options?: PixstoreBackendConfig): Pixstore
       if (parseClientToken(clientToken) === image.token) return [Uint8Array.of(PayloadState.Success), ciphertext]
       const header = encodeUpdatedHeader(
         image.token,
-        Buffer.from(image.key, 'base64'),
+        dataKeyOf(ring, image),
         Buffer.from(image.iv, 'base64'),
         Buffer.from(image.tag, 'base64'),
       )
@@ -232,9 +258,16 @@ export function createPixstoreBackend(options?: PixstoreBackendConfig): Pixstore
     return toRecord(image, issuedAt)
   }
 
+  const maintenance = createMaintenance({ metadata, blobs, ring, dataKeyOf: (image) => dataKeyOf(ring, image) })
+
   return {
     config,
     secretSource: source,
+    masterKeySource,
+    verify: (onProgress) => maintenance.verify(onProgress),
+    gc: (gcOptions) => maintenance.gc(gcOptions),
+    rotateMasterKey: (onProgress) => maintenance.rotateMasterKey(onProgress),
+    stats: () => maintenance.stats(),
     saveImage: (image, target) => reporting(async () => write(resolveTarget(target), image, 'create')),
     updateImage: (id, image) =>
       reporting(async () => {

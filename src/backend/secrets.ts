@@ -2,13 +2,18 @@ import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { PixstoreError } from '../shared/errors.js'
+import { createFileOnce, writeFileAtomic } from './atomic-file.js'
 
 /** Where the proof secrets came from, for the start-up log line. */
 export type SecretSource = 'option' | 'environment' | 'generated' | 'loaded'
 
+const FILE = 'proof-secret'
+const newSecret = () => randomBytes(32).toString('base64url')
+
 /**
  * Finds the proof secrets: the option, else `PIXSTORE_PROOF_SECRET` (comma-separated),
- * else `dataDir/proof-secret`, generated once with owner-only permissions.
+ * else `dataDir/proof-secret` (one secret a line, the first signs), generated once with
+ * owner-only permissions.
  */
 export function loadProofSecrets(
   configured: readonly string[] | undefined,
@@ -23,39 +28,30 @@ export function loadProofSecrets(
     }
     return { secrets, source: 'environment' }
   }
-  const file = path.join(dataDir, 'proof-secret')
-  if (fs.existsSync(file)) return { secrets: [readSecretFile(file)], source: 'loaded' }
-  // Written whole under a temporary name, then linked into place: link fails if another
-  // process got there first, and then that process's secret is used, so every process
-  // sharing the folder ends up with the same secret and none reads a half-written file.
-  const temporary = `${file}.${randomBytes(6).toString('hex')}.tmp`
-  try {
-    fs.writeFileSync(temporary, randomBytes(32).toString('base64url') + '\n', { flag: 'wx', mode: 0o600 })
-    try {
-      fs.linkSync(temporary, file)
-      return { secrets: [readSecretFile(file)], source: 'generated' }
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
-      return { secrets: [readSecretFile(file)], source: 'loaded' }
-    }
-  } catch (error) {
-    throw error instanceof PixstoreError ? error : storageError(file, error)
-  } finally {
-    fs.rmSync(temporary, { force: true })
-  }
+  const file = path.join(dataDir, FILE)
+  const created = createFileOnce(file, newSecret() + '\n')
+  return { secrets: readSecretFile(file), source: created ? 'generated' : 'loaded' }
 }
 
-function readSecretFile(file: string): string {
-  let secret: string
-  try {
-    secret = fs.readFileSync(file, 'utf8').trim()
-  } catch (error) {
-    throw storageError(file, error)
-  }
-  if (secret.length < 32) throw new PixstoreError('INVALID_CONFIG', `The proof secret in ${file} is shorter than 32 characters`)
-  return secret
+/**
+ * Rotates the secret kept in `dataDir/proof-secret`: a new secret signs from the next
+ * start on, and the previous one still verifies until the following rotation.
+ */
+export function rotateProofSecretFile(dataDir: string): void {
+  const file = path.join(dataDir, FILE)
+  const current = fs.existsSync(file) ? readSecretFile(file) : []
+  writeFileAtomic(file, [newSecret(), ...current.slice(0, 1)].join('\n') + '\n')
 }
 
-function storageError(file: string, cause: unknown): PixstoreError {
-  return new PixstoreError('STORAGE_FAILED', `Could not create or read the proof secret file ${file}`, { cause })
+function readSecretFile(file: string): string[] {
+  let secrets: string[]
+  try {
+    secrets = fs.readFileSync(file, 'utf8').split('\n').map((s) => s.trim()).filter(Boolean)
+  } catch (cause) {
+    throw new PixstoreError('STORAGE_FAILED', `Could not read the proof secret file ${file}`, { cause })
+  }
+  if (secrets.length === 0 || secrets.some((s) => s.length < 32)) {
+    throw new PixstoreError('INVALID_CONFIG', `The proof secret file ${file} must hold secrets of at least 32 characters, one a line`)
+  }
+  return secrets
 }

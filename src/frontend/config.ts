@@ -18,6 +18,8 @@ export interface PixstoreFrontendConfig {
   frontendImageCacheMaxBytes?: number
   /** Name of the IndexedDB database. Default `pixstore`. */
   indexedDbName?: string
+  /** A fetch of the image route that takes longer is aborted with `FETCH_FAILED`, in ms; 0 for none. Default 30000. */
+  fetchTimeoutMs?: number
   /** How errors are reported; one mode per JavaScript realm, set only when this option is given. */
   errorHandlingMode?: ErrorHandlingMode
 }
@@ -34,6 +36,7 @@ const defaults: ResolvedFrontendConfig = {
   frontendImageCacheLimit: 1000,
   frontendImageCacheMaxBytes: 200 * 1024 * 1024,
   indexedDbName: 'pixstore',
+  fetchTimeoutMs: 30_000,
   errorHandlingMode: 'hybrid',
 }
 
@@ -79,6 +82,12 @@ export function resolveFrontendConfig(config: PixstoreFrontendConfig = {}): Reso
     where,
     'frontendImageCacheMaxBytes',
     'must be a whole number of bytes',
+  )
+  requireOption(
+    Number.isSafeInteger(c.fetchTimeoutMs) && c.fetchTimeoutMs >= 0,
+    where,
+    'fetchTimeoutMs',
+    'must be a whole number of milliseconds (0 for no timeout)',
   )
   requireOption(typeof c.indexedDbName === 'string' && c.indexedDbName.length > 0, where, 'indexedDbName', 'must be a non-empty name')
   requireOption(errorHandlingModes.includes(c.errorHandlingMode), where, 'errorHandlingMode', `must be one of ${errorHandlingModes.join(', ')}`)

@@ -5,26 +5,34 @@ import { imageUrl, type ResolvedFrontendConfig } from './config.js'
 /**
  * Fetches the binary payload of the image route for a record. Replace the default with
  * `initPixstoreFrontend(config, fetcher)` when images come through an app's own route.
- * `context` is whatever the app passed to `getImage`.
+ * `context` is whatever the app passed to `getImage`; `signal` aborts when every caller
+ * waiting for this image has given up, or on the timeout.
  */
-export type ImageFetcher = (record: ImageRecord, context?: unknown) => Promise<Uint8Array>
+export type ImageFetcher = (record: ImageRecord, context?: unknown, signal?: AbortSignal) => Promise<Uint8Array>
 
 /** The default fetcher: `GET {route}/:id` with the proof and token in `x-pixstore-*` headers. */
 export function createDefaultFetcher(config: () => ResolvedFrontendConfig): ImageFetcher {
-  return async (record) => {
+  return async (record, _context, signal) => {
     const url = imageUrl(config(), record.id)
     let response: Response
     try {
       response = await fetch(url, {
         headers: { 'x-pixstore-proof': record.statelessProof, 'x-pixstore-token': String(record.token) },
         cache: 'no-store',
+        signal,
       })
     } catch (cause) {
+      if (signal?.aborted) throw signal.reason
       throw new PixstoreError('FETCH_FAILED', `Fetching image "${record.id}" failed: the network request did not complete`, { cause })
     }
     if (!response.ok) {
       throw new PixstoreError('FETCH_FAILED', `Fetching image "${record.id}" failed with HTTP status ${response.status}`)
     }
-    return new Uint8Array(await response.arrayBuffer())
+    try {
+      return new Uint8Array(await response.arrayBuffer())
+    } catch (cause) {
+      if (signal?.aborted) throw signal.reason
+      throw new PixstoreError('FETCH_FAILED', `Fetching image "${record.id}" failed while reading the response`, { cause })
+    }
   }
 }

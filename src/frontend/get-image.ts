@@ -14,7 +14,21 @@ import { parseRecord } from './record.js'
 let config: ResolvedFrontendConfig | undefined
 let fetcher: ImageFetcher | undefined
 let cache: Promise<ImageCache> | undefined
-const inFlight = new Map<string, Promise<Blob>>()
+
+// One network load per id and token, shared by every caller waiting for it; aborted when
+// the last caller with a signal gives up while no caller without one waits.
+interface PendingLoad {
+  promise: Promise<Blob>
+  controller: AbortController
+  waiters: number
+}
+const inFlight = new Map<string, PendingLoad>()
+
+/** Per-call options of `getImage`. */
+export interface GetImageOptions {
+  /** Aborts this call with `ABORTED`; the shared request is aborted once every caller waiting on it has aborted. */
+  signal?: AbortSignal
+}
 
 const currentConfig = () => (config ??= resolveFrontendConfig())
 
@@ -58,25 +72,36 @@ function openCache(): Promise<ImageCache> {
   return cache
 }
 
-async function fetchAndDecrypt(record: ImageRecord, meta: DecryptionMeta, context: unknown): Promise<Blob> {
+// A failed cache operation must never cost the caller its image. A database that broke
+// (closed by another tab's upgrade, say) is opened afresh on the next call, or replaced by
+// the in-memory cache if it cannot be.
+async function safely<T>(operation: (store: ImageCache) => Promise<T>): Promise<T | undefined> {
+  const opened = openCache()
+  try {
+    return await operation(await opened)
+  } catch {
+    if (cache === opened) cache = undefined
+    return undefined
+  }
+}
+
+async function fetchAndDecrypt(record: ImageRecord, meta: DecryptionMeta, context: unknown, signal: AbortSignal): Promise<Blob> {
   const fetch = (fetcher ??= createDefaultFetcher(currentConfig))
-  const payload = decodePayload(await fetch(record, context))
+  const bytes = await fetch(record, context, signal)
+  signal.throwIfAborted()
+  const payload = decodePayload(bytes)
   switch (payload.state) {
     case PayloadState.Success:
     case PayloadState.Updated: {
       const fresh = payload.state === PayloadState.Updated
       const token = fresh ? payload.token : record.token
       const blob = await decryptToBlob(payload.ciphertext, fresh ? payload : meta)
-      const store = await openCache()
-      // A failed cache write (quota, a closing database) must not cost the caller its image.
-      await store.put(record.id, { token, ciphertext: payload.ciphertext }).catch(() => undefined)
+      await safely((store) => store.put(record.id, { token, ciphertext: payload.ciphertext }))
       return blob
     }
-    case PayloadState.NotFound: {
-      const store = await openCache()
-      await store.delete(record.id).catch(() => undefined)
+    case PayloadState.NotFound:
+      await safely((store) => store.delete(record.id))
       throw new PixstoreError('NOT_FOUND', `Image "${record.id}" does not exist`)
-    }
     case PayloadState.MissingID:
       throw new PixstoreError('MISSING_ID', 'The image route received no image id')
     case PayloadState.MissingProof:
@@ -88,18 +113,58 @@ async function fetchAndDecrypt(record: ImageRecord, meta: DecryptionMeta, contex
   }
 }
 
-async function load(record: ImageRecord, meta: DecryptionMeta, context: unknown): Promise<Blob> {
-  const store = await openCache()
-  const cached = await store.get(record.id).catch(() => undefined)
+async function load(record: ImageRecord, meta: DecryptionMeta, context: unknown, signal: AbortSignal): Promise<Blob> {
+  const cached = await safely((store) => store.get(record.id))
   if (cached && cached.token === record.token) {
     try {
       return await decryptToBlob(cached.ciphertext, meta)
     } catch {
       // Tampered or corrupt at rest: drop it and fetch once from the server.
-      await store.delete(record.id).catch(() => undefined)
+      await safely((store) => store.delete(record.id))
     }
   }
-  return fetchAndDecrypt(record, meta, context)
+  return fetchAndDecrypt(record, meta, context, signal)
+}
+
+const abortedError = (id: string) => new PixstoreError('ABORTED', `Loading image "${id}" was aborted`)
+
+function startLoad(key: string, record: ImageRecord, meta: DecryptionMeta, context: unknown): PendingLoad {
+  const controller = new AbortController()
+  const { fetchTimeoutMs } = currentConfig()
+  const timer =
+    fetchTimeoutMs > 0
+      ? setTimeout(() => {
+          controller.abort(new PixstoreError('FETCH_FAILED', `Fetching image "${record.id}" timed out after ${fetchTimeoutMs} ms`))
+        }, fetchTimeoutMs)
+      : undefined
+  const forget = () => {
+    if (inFlight.get(key) === pending) inFlight.delete(key)
+  }
+  // Once aborted, later callers start a new load instead of joining this one.
+  controller.signal.addEventListener('abort', forget)
+  const pending: PendingLoad = {
+    controller,
+    waiters: 0,
+    promise: load(record, meta, context, controller.signal).finally(() => {
+      clearTimeout(timer)
+      forget()
+    }),
+  }
+  inFlight.set(key, pending)
+  return pending
+}
+
+function waitFor(pending: PendingLoad, id: string, signal: AbortSignal | undefined): Promise<Blob> {
+  pending.waiters++
+  if (!signal) return pending.promise
+  return new Promise<Blob>((resolve, reject) => {
+    const onAbort = () => {
+      if (--pending.waiters === 0) pending.controller.abort(abortedError(id))
+      reject(abortedError(id))
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    pending.promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
 }
 
 /**
@@ -108,8 +173,11 @@ async function load(record: ImageRecord, meta: DecryptionMeta, context: unknown)
  * record's proof, decrypted in memory, and its ciphertext cached. A stale record still
  * yields the latest image. Concurrent calls for the same id and token share one request.
  *
+ * `context` is passed to a custom fetcher; `options.signal` aborts the call.
+ *
  * Errors (reported per `errorHandlingMode`, so `null` in the default mode):
- * `INVALID_RECORD`, `INVALID_PROOF`, `MISSING_PROOF`, `NOT_FOUND`, `FETCH_FAILED`,
+ * `INVALID_RECORD`, `INVALID_PROOF`, `MISSING_PROOF`, `NOT_FOUND`, `FETCH_FAILED` (network
+ * failure, a non-200 status, or the `fetchTimeoutMs` timeout), `ABORTED`,
  * `INVALID_PAYLOAD`, `DECRYPT_FAILED`, `SERVER_ERROR`.
  * @example
  * ```ts
@@ -117,16 +185,14 @@ async function load(record: ImageRecord, meta: DecryptionMeta, context: unknown)
  * if (blob) img.src = URL.createObjectURL(blob)
  * ```
  */
-export function getImage(record: ImageRecord, context?: unknown): Promise<Blob | null> {
+export function getImage(record: ImageRecord, context?: unknown, options?: GetImageOptions): Promise<Blob | null> {
   return reporting(async () => {
     const { record: checked, meta } = parseRecord(record)
+    const signal = options?.signal
+    if (signal?.aborted) throw abortedError(checked.id)
     const key = `${checked.id}\n${checked.token}`
-    let pending = inFlight.get(key)
-    if (!pending) {
-      pending = load(checked, meta, context).finally(() => inFlight.delete(key))
-      inFlight.set(key, pending)
-    }
-    return pending
+    const pending = inFlight.get(key) ?? startLoad(key, checked, meta, context)
+    return waitFor(pending, checked.id, signal)
   })
 }
 

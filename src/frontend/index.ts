@@ -6,6 +6,7 @@ export {
   getCacheStats,
   clearImageCache,
 } from './get-image.js'
+export type { GetImageOptions } from './get-image.js'
 export type { PixstoreFrontendConfig } from './config.js'
 export type { ImageFetcher } from './fetcher.js'
 export type { CacheStats } from './cache/image-cache.js'

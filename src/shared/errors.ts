@@ -18,6 +18,7 @@ export type PixstoreErrorCode =
   | 'INVALID_PAYLOAD'
   | 'DECRYPT_FAILED'
   | 'FETCH_FAILED'
+  | 'ABORTED'
   | 'SERVER_ERROR'
   | 'INVALID_CONFIG'
   | 'NOT_INITIALIZED'
@@ -39,6 +40,7 @@ const expectedCodes: ReadonlySet<PixstoreErrorCode> = new Set<PixstoreErrorCode>
   'INVALID_PAYLOAD',
   'DECRYPT_FAILED',
   'FETCH_FAILED',
+  'ABORTED',
   'SERVER_ERROR',
 ])
 

@@ -106,7 +106,7 @@ describe('bad input to the backend', () => {
     expect(images()).toEqual([])
     expect(fs.readdirSync(parent.dir)).toEqual(['data'])
     // Only the store's own files: the database and the proof secret.
-    expect(listFiles(dataDir).filter((file) => !/^(pixstore\.sqlite(-wal|-shm)?|proof-secret)$/.test(file))).toEqual([])
+    expect(listFiles(dataDir).filter((file) => !/^(pixstore\.sqlite(-wal|-shm)?|proof-secret|master-keys)$/.test(file))).toEqual([])
   })
 
   it('returns null and keeps the error for getLastPixstoreError in the hybrid mode', async () => {

@@ -9,6 +9,19 @@ export interface BlobStore {
   read(key: string): Promise<Uint8Array | undefined>
   /** Removes `key`; removing a missing key is not an error. */
   delete(key: string): Promise<void>
+  /**
+   * Optional capability: every stored key with its size and last change, for `gc` (which
+   * finds blobs no metadata row points to) and `stats`.
+   */
+  list?(): AsyncIterable<BlobInfo>
   /** Releases handles. */
   close(): Promise<void>
+}
+
+/** One stored blob, as `list` reports it. */
+export interface BlobInfo {
+  key: string
+  size: number
+  /** Last change, ms since the epoch. */
+  modifiedAt: number
 }

@@ -5,8 +5,11 @@ export interface StoredImage {
   id: string
   /** The version token, assigned by the store: greater than every token it gave this id before. */
   token: number
-  /** AES-256 key, IV and tag, standard base64. */
-  key: string
+  /** Id of the master key that wrapped `wrappedKey`. */
+  keyId: string
+  /** The AES-256 data key, wrapped (encrypted) under the master key `keyId`; standard base64. */
+  wrappedKey: string
+  /** AES-GCM IV and tag of the image ciphertext, standard base64. */
   iv: string
   tag: string
   /** The blob store key of this version's ciphertext. */
@@ -16,10 +19,18 @@ export interface StoredImage {
   bytes: number
   width: number
   height: number
+  /** When this version was committed, ms since the epoch. */
+  updatedAt: number
 }
 
-/** A new version to commit: everything but the token, which the store assigns. */
-export type ImageVersion = Omit<StoredImage, 'token'>
+/** A new version to commit: everything but what the store assigns (token and time). */
+export type ImageVersion = Omit<StoredImage, 'token' | 'updatedAt'>
+
+/** A wrapped data key and the master key it is wrapped under. */
+export interface WrappedKey {
+  keyId: string
+  wrappedKey: string
+}
 
 /**
  * Where image metadata lives. Pixstore calls it; apps only pick one.
@@ -42,6 +53,13 @@ export interface MetadataStore {
   commit(version: ImageVersion, mode: 'create' | 'update'): Promise<{ image: StoredImage; replacedBlobKey?: string }>
   /** Removes the row of `id`; returns it, or `undefined` if there was none. */
   delete(id: string): Promise<StoredImage | undefined>
+  /** Up to `limit` rows with ids after `after` (all when `undefined`), in id order: for paging through every image. */
+  list(after: string | undefined, limit: number): Promise<StoredImage[]>
+  /**
+   * Replaces the wrapped key of `id` if the row still holds `from` for the same blob, and
+   * returns whether it did (a row updated meanwhile has a new key already).
+   */
+  replaceKey(id: string, blobKey: string, from: WrappedKey, to: WrappedKey): Promise<boolean>
   /** Releases connections and handles. */
   close(): Promise<void>
 }

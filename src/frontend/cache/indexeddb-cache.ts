@@ -1,4 +1,4 @@
-import { nextUseTime, ownCopy, type CacheLimits, type ImageCache } from './image-cache.js'
+import { nextUseTime, ownCopy, type CachedImage, type CacheLimits, type ImageCache } from './image-cache.js'
 
 // Two stores: `blobs` holds each id's token and ciphertext; `entries` holds small rows
 // (id, token, size, lastUsed) with an index on lastUsed, so eviction decides from the
@@ -80,21 +80,10 @@ export async function openIndexedDbCache(name: string, limits: CacheLimits): Pro
     }
   }
 
-  return {
-    async get(id) {
-      const tx = await transaction('readwrite')
-      const done = completion(tx)
-      const blobs = tx.objectStore(BLOBS)
-      const row = (await request(blobs.get(id))) as BlobRow | undefined
-      if (row) {
-        tx.objectStore(ENTRIES).put({ id, token: row.token, size: row.data.byteLength, lastUsed: nextUseTime() } satisfies EntryRow)
-      }
-      await done
-      return row && { token: row.token, ciphertext: new Uint8Array(row.data) }
-    },
-    async put(id, image) {
-      const tx = await transaction('readwrite')
-      const done = completion(tx)
+  async function write(id: string, image: CachedImage): Promise<void> {
+    const tx = await transaction('readwrite')
+    const done = completion(tx)
+    try {
       const blobs = tx.objectStore(BLOBS)
       const entries = tx.objectStore(ENTRIES)
       const size = image.ciphertext.byteLength
@@ -108,7 +97,60 @@ export async function openIndexedDbCache(name: string, limits: CacheLimits): Pro
         await request(entries.put({ id, token: image.token, size, lastUsed: nextUseTime() } satisfies EntryRow))
         await evict(entries, blobs)
       }
+    } catch (error) {
+      done.catch(() => undefined)
+      if (!tx.error) tx.abort()
+      throw error
+    }
+    await done
+  }
+
+  async function free(bytes: number, except: string): Promise<void> {
+    const tx = await transaction('readwrite')
+    const done = completion(tx)
+    const blobs = tx.objectStore(BLOBS)
+    const entries = tx.objectStore(ENTRIES)
+    const cursor = entries.index('lastUsed').openCursor()
+    let freed = 0
+    await new Promise<void>((resolve, reject) => {
+      cursor.onerror = () => reject(cursor.error)
+      cursor.onsuccess = () => {
+        const c = cursor.result
+        if (!c || freed >= Math.max(bytes, 1)) return resolve()
+        const row = c.value as EntryRow
+        if (row.id !== except) {
+          blobs.delete(row.id)
+          c.delete()
+          freed += Math.max(row.size, 1)
+        }
+        c.continue()
+      }
+    })
+    await done
+  }
+
+  return {
+    async get(id) {
+      const tx = await transaction('readwrite')
+      const done = completion(tx)
+      const blobs = tx.objectStore(BLOBS)
+      const row = (await request(blobs.get(id))) as BlobRow | undefined
+      if (row) {
+        tx.objectStore(ENTRIES).put({ id, token: row.token, size: row.data.byteLength, lastUsed: nextUseTime() } satisfies EntryRow)
+      }
       await done
+      return row && { token: row.token, ciphertext: new Uint8Array(row.data) }
+    },
+    async put(id, image) {
+      try {
+        await write(id, image)
+      } catch (error) {
+        if ((error as { name?: unknown } | null)?.name !== 'QuotaExceededError') throw error
+        // Out of storage: drop least recently used entries worth at least this image, then
+        // try once more. A second failure reaches the caller, which serves the image uncached.
+        await free(image.ciphertext.byteLength, id)
+        await write(id, image)
+      }
     },
     async delete(id) {
       const tx = await transaction('readwrite')

@@ -70,6 +70,17 @@ export function createFilesystemBlobStore(options: FilesystemBlobStoreOptions): 
         throw fail('delete', cause)
       }
     },
+    async *list() {
+      const shards = await fs.readdir(root).catch(() => [] as string[])
+      for (const shard of shards.sort()) {
+        if (!/^[0-9a-f]{2}$/.test(shard)) continue
+        for (const name of (await fs.readdir(path.join(root, shard))).sort()) {
+          if (!keyPattern.test(name) || !name.startsWith(shard)) continue
+          const stat = await fs.stat(path.join(root, shard, name)).catch(() => undefined)
+          if (stat?.isFile()) yield { key: name, size: stat.size, modifiedAt: stat.mtimeMs }
+        }
+      }
+    },
     async close() {},
   }
 }

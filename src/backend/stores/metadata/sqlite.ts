@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3'
 import { PixstoreError } from '../../../shared/errors.js'
 import type { ImageFormat } from '../../../shared/image-format.js'
-import type { ImageVersion, MetadataStore, StoredImage } from '../metadata-store.js'
+import type { ImageVersion, MetadataStore, StoredImage, WrappedKey } from '../metadata-store.js'
 
 const SCHEMA_VERSION = 1
 
@@ -15,7 +15,8 @@ INSERT OR IGNORE INTO pixstore_clock (id, last_token) VALUES (1, 0);
 CREATE TABLE IF NOT EXISTS pixstore_images (
   id TEXT PRIMARY KEY,
   token INTEGER NOT NULL,
-  key TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  wrapped_key TEXT NOT NULL,
   iv TEXT NOT NULL,
   tag TEXT NOT NULL,
   blob_key TEXT NOT NULL UNIQUE,
@@ -30,7 +31,8 @@ CREATE TABLE IF NOT EXISTS pixstore_images (
 interface Row {
   id: string
   token: number
-  key: string
+  key_id: string
+  wrapped_key: string
   iv: string
   tag: string
   blob_key: string
@@ -38,12 +40,14 @@ interface Row {
   bytes: number
   width: number
   height: number
+  updated_at: number
 }
 
 const fromRow = (row: Row): StoredImage => ({
   id: row.id,
   token: row.token,
-  key: row.key,
+  keyId: row.key_id,
+  wrappedKey: row.wrapped_key,
   iv: row.iv,
   tag: row.tag,
   blobKey: row.blob_key,
@@ -51,6 +55,7 @@ const fromRow = (row: Row): StoredImage => ({
   bytes: row.bytes,
   width: row.width,
   height: row.height,
+  updatedAt: row.updated_at,
 })
 
 /** Options of the embedded SQLite metadata store. */
@@ -60,8 +65,8 @@ export interface SqliteMetadataStoreOptions {
 }
 
 /**
- * The embedded metadata store: one SQLite file in WAL mode. Reads are synchronous, so
- * `getImageRecord` works without `await` on it.
+ * The embedded metadata store: one SQLite file in WAL mode, shared safely by several
+ * processes on one machine. Reads are synchronous, so `getImageRecord` works without `await`.
  */
 export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): MetadataStore & {
   getSync(id: string): StoredImage | undefined
@@ -70,8 +75,9 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
   try {
     db = new Database(options.file)
     db.pragma('journal_mode = WAL')
+    // Every commit reaches the disk before the write is acknowledged.
     db.pragma('synchronous = FULL')
-    db.pragma('busy_timeout = 5000')
+    db.pragma('busy_timeout = 10000')
     db.exec(schema)
     const version = db.prepare('SELECT version FROM pixstore_schema').pluck().get() as number | undefined
     if (version === undefined) db.prepare('INSERT INTO pixstore_schema (version) VALUES (?)').run(SCHEMA_VERSION)
@@ -87,26 +93,33 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
   // Tokens come from one clock row for the whole store, so they grow across ids and across
   // delete and re-create. Starting from the wall clock keeps them growing even after a
   // restore from an older backup; `last + 1` keeps them strictly growing within a millisecond.
-  const nextToken = db.prepare<[number], number>(
-    'UPDATE pixstore_clock SET last_token = max(last_token + 1, ?) WHERE id = 1 RETURNING last_token',
-  ).pluck()
+  const nextToken = db
+    .prepare<[number], number>('UPDATE pixstore_clock SET last_token = max(last_token + 1, ?) WHERE id = 1 RETURNING last_token')
+    .pluck()
   const insert = db.prepare(
-    `INSERT INTO pixstore_images (id, token, key, iv, tag, blob_key, format, bytes, width, height, updated_at)
-     VALUES (@id, @token, @key, @iv, @tag, @blobKey, @format, @bytes, @width, @height, @now)`,
+    `INSERT INTO pixstore_images (id, token, key_id, wrapped_key, iv, tag, blob_key, format, bytes, width, height, updated_at)
+     VALUES (@id, @token, @keyId, @wrappedKey, @iv, @tag, @blobKey, @format, @bytes, @width, @height, @updatedAt)`,
   )
   const update = db.prepare(
-    `UPDATE pixstore_images SET token = @token, key = @key, iv = @iv, tag = @tag, blob_key = @blobKey,
-       format = @format, bytes = @bytes, width = @width, height = @height, updated_at = @now WHERE id = @id`,
+    `UPDATE pixstore_images SET token = @token, key_id = @keyId, wrapped_key = @wrappedKey, iv = @iv, tag = @tag,
+       blob_key = @blobKey, format = @format, bytes = @bytes, width = @width, height = @height, updated_at = @updatedAt
+     WHERE id = @id`,
   )
   const remove = db.prepare('DELETE FROM pixstore_images WHERE id = ?')
+  const listFirst = db.prepare<[number], Row>('SELECT * FROM pixstore_images ORDER BY id LIMIT ?')
+  const listAfter = db.prepare<[string, number], Row>('SELECT * FROM pixstore_images WHERE id > ? ORDER BY id LIMIT ?')
+  const rekey = db.prepare(
+    `UPDATE pixstore_images SET key_id = @toKeyId, wrapped_key = @toWrappedKey
+     WHERE id = @id AND blob_key = @blobKey AND key_id = @fromKeyId AND wrapped_key = @fromWrappedKey`,
+  )
 
   const commit = db.transaction((version: ImageVersion, mode: 'create' | 'update') => {
     const previous = select.get(version.id)
     if (mode === 'create' && previous) throw new PixstoreError('ALREADY_EXISTS', `An image with id "${version.id}" already exists`)
     if (mode === 'update' && !previous) throw new PixstoreError('NOT_FOUND', `No image with id "${version.id}"`)
-    const now = Date.now()
-    const image: StoredImage = { ...version, token: nextToken.get(now)! }
-    ;(previous ? update : insert).run({ ...image, now })
+    const updatedAt = Date.now()
+    const image: StoredImage = { ...version, token: nextToken.get(updatedAt)!, updatedAt }
+    ;(previous ? update : insert).run(image)
     return previous ? { image, replacedBlobKey: previous.blob_key } : { image }
   })
   const deleteRow = db.transaction((id: string) => {
@@ -124,19 +137,28 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
     }
   }
 
-  const getSync = (id: string) => guard('read', () => {
-    const row = select.get(id)
-    return row && fromRow(row)
-  })
+  const getSync = (id: string) =>
+    guard('read', () => {
+      const row = select.get(id)
+      return row && fromRow(row)
+    })
 
   return {
     getSync,
     get: async (id) => getSync(id),
     commit: async (version, mode) => guard('commit', () => commit.immediate(version, mode)),
-    delete: async (id) => guard('delete', () => {
-      const row = deleteRow.immediate(id)
-      return row && fromRow(row)
-    }),
+    delete: async (id) =>
+      guard('delete', () => {
+        const row = deleteRow.immediate(id)
+        return row && fromRow(row)
+      }),
+    list: async (after, limit) =>
+      guard('list', () => (after === undefined ? listFirst.all(limit) : listAfter.all(after, limit)).map(fromRow)),
+    replaceKey: async (id, blobKey, from: WrappedKey, to: WrappedKey) =>
+      guard('rewrap', () =>
+        rekey.run({ id, blobKey, fromKeyId: from.keyId, fromWrappedKey: from.wrappedKey, toKeyId: to.keyId, toWrappedKey: to.wrappedKey })
+          .changes === 1,
+      ),
     close: async () => {
       if (db.open) db.close()
     },

@@ -1,0 +1,175 @@
+import { formatFromByte, type ImageFormat } from '../shared/image-format.js'
+import { decryptImage } from './encryption.js'
+import { dataKeyContext, type KeyRing } from './master-keys.js'
+import type { BlobStore } from './stores/blob-store.js'
+import type { MetadataStore, StoredImage } from './stores/metadata-store.js'
+import { PixstoreError } from '../shared/errors.js'
+
+/** What `verify` found. */
+export interface VerifyReport {
+  checked: number
+  ok: number
+  failures: { id: string; problem: 'missing-file' | 'key-unavailable' | 'decrypt-failed' | 'format-mismatch' }[]
+}
+
+/** Options of `gc`. */
+export interface GcOptions {
+  /**
+   * Only remove unreferenced files older than this, in ms. Default 15 minutes: a file a
+   * running writer has just written is not referenced until its metadata commits.
+   */
+  olderThanMs?: number
+  /** Report what would be removed without removing it. */
+  dryRun?: boolean
+}
+
+/** What `gc` did. */
+export interface GcReport {
+  /** Blobs looked at. */
+  scanned: number
+  /** Keys of the unreferenced blobs removed (or that would be, in a dry run). */
+  removed: string[]
+  /** Unreferenced blobs left alone because they are younger than `olderThanMs`. */
+  tooYoung: number
+}
+
+/** What `rotateMasterKey` did. */
+export interface RotationReport {
+  currentKeyId: string
+  checked: number
+  rewrapped: number
+  /** Rows updated by a writer meanwhile: they already have a key under the current master key. */
+  changedMeanwhile: number
+}
+
+/** What the store holds. */
+export interface StoreStats {
+  images: number
+  /** Total size of the images themselves, not encrypted. */
+  bytes: number
+  /** Blob count and total size, where the blob store can list them. */
+  blobs?: { count: number; bytes: number }
+  byFormat: Partial<Record<ImageFormat, number>>
+  oldest?: { id: string; updatedAt: number }
+  newest?: { id: string; updatedAt: number }
+}
+
+interface Context {
+  metadata: MetadataStore
+  blobs: BlobStore
+  ring: KeyRing
+  dataKeyOf(image: StoredImage): Buffer
+}
+
+const PAGE = 500
+
+async function* everyImage(metadata: MetadataStore): AsyncGenerator<StoredImage> {
+  let after: string | undefined
+  for (;;) {
+    const page = await metadata.list(after, PAGE)
+    yield* page
+    if (page.length < PAGE) return
+    after = page[page.length - 1]!.id
+  }
+}
+
+/** The maintenance operations of a backend: verify, gc, key rotation, stats. */
+export function createMaintenance({ metadata, blobs, ring, dataKeyOf }: Context) {
+  async function check(image: StoredImage): Promise<VerifyReport['failures'][number]['problem'] | undefined> {
+    // Read the row again: the one listed may have been replaced since.
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const current = attempt === 0 ? image : await metadata.get(image.id)
+      if (!current) return undefined
+      const ciphertext = await blobs.read(current.blobKey)
+      if (!ciphertext) continue
+      let key: Buffer
+      try {
+        key = dataKeyOf(current)
+      } catch {
+        return 'key-unavailable'
+      }
+      try {
+        const plain = decryptImage(ciphertext, key, Buffer.from(current.iv, 'base64'), Buffer.from(current.tag, 'base64'))
+        return formatFromByte(plain[0]!) === current.format ? undefined : 'format-mismatch'
+      } catch {
+        return 'decrypt-failed'
+      }
+    }
+    return 'missing-file'
+  }
+
+  return {
+    async verify(onProgress?: (done: number) => void): Promise<VerifyReport> {
+      const report: VerifyReport = { checked: 0, ok: 0, failures: [] }
+      for await (const image of everyImage(metadata)) {
+        const problem = await check(image)
+        report.checked++
+        if (problem) report.failures.push({ id: image.id, problem })
+        else report.ok++
+        onProgress?.(report.checked)
+      }
+      return report
+    },
+
+    async gc({ olderThanMs = 15 * 60_000, dryRun = false }: GcOptions = {}): Promise<GcReport> {
+      if (!blobs.list) throw new PixstoreError('UNSUPPORTED', 'This blob store cannot list its blobs, so gc cannot find orphans')
+      const referencedKeys = async () => {
+        const keys = new Set<string>()
+        for await (const image of everyImage(metadata)) keys.add(image.blobKey)
+        return keys
+      }
+      const referenced = await referencedKeys()
+      const report: GcReport = { scanned: 0, removed: [], tooYoung: 0 }
+      const cutoff = Date.now() - olderThanMs
+      const candidates: string[] = []
+      for await (const blob of blobs.list()) {
+        report.scanned++
+        if (referenced.has(blob.key)) continue
+        if (blob.modifiedAt > cutoff) report.tooYoung++
+        else candidates.push(blob.key)
+      }
+      // A row committed during the scan may point at a candidate after all: look once more.
+      const now = candidates.length > 0 ? await referencedKeys() : referenced
+      for (const key of candidates) {
+        if (now.has(key)) continue
+        if (!dryRun) await blobs.delete(key)
+        report.removed.push(key)
+      }
+      return report
+    },
+
+    async rotateMasterKey(onProgress?: (done: number) => void): Promise<RotationReport> {
+      const current = ring.current.id
+      const report: RotationReport = { currentKeyId: current, checked: 0, rewrapped: 0, changedMeanwhile: 0 }
+      for await (const image of everyImage(metadata)) {
+        report.checked++
+        if (image.keyId !== current) {
+          const to = ring.wrap(dataKeyOf(image), dataKeyContext(image.id, image.blobKey))
+          if (await metadata.replaceKey(image.id, image.blobKey, image, to)) report.rewrapped++
+          else report.changedMeanwhile++
+        }
+        onProgress?.(report.checked)
+      }
+      return report
+    },
+
+    async stats(): Promise<StoreStats> {
+      const stats: StoreStats = { images: 0, bytes: 0, byFormat: {} }
+      for await (const image of everyImage(metadata)) {
+        stats.images++
+        stats.bytes += image.bytes
+        stats.byFormat[image.format] = (stats.byFormat[image.format] ?? 0) + 1
+        if (!stats.oldest || image.updatedAt < stats.oldest.updatedAt) stats.oldest = { id: image.id, updatedAt: image.updatedAt }
+        if (!stats.newest || image.updatedAt > stats.newest.updatedAt) stats.newest = { id: image.id, updatedAt: image.updatedAt }
+      }
+      if (blobs.list) {
+        stats.blobs = { count: 0, bytes: 0 }
+        for await (const blob of blobs.list()) {
+          stats.blobs.count++
+          stats.blobs.bytes += blob.size
+        }
+      }
+      return stats
+    },
+  }
+}

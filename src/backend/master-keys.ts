@@ -1,0 +1,132 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import { PixstoreError } from '../shared/errors.js'
+import { IV_LENGTH, KEY_LENGTH, TAG_LENGTH } from '../shared/wire.js'
+import { createFileOnce, writeFileAtomic } from './atomic-file.js'
+
+/** A master key: wraps the per-image data keys. */
+export interface MasterKey {
+  id: string
+  key: Buffer
+}
+
+/** Where the master keys came from. */
+export type MasterKeySource = 'option' | 'environment' | 'generated' | 'loaded'
+
+/**
+ * The configured master keys. The first wraps new data keys; every one unwraps, so a
+ * rotated-out key stays usable until `rotateMasterKey` has rewrapped everything under the first.
+ */
+export interface KeyRing {
+  readonly current: MasterKey
+  readonly ids: readonly string[]
+  /** Wraps a data key under the current master key, bound to `context` (the image and version). */
+  wrap(dataKey: Uint8Array, context: string): { keyId: string; wrappedKey: string }
+  /**
+   * Unwraps a data key.
+   *
+   * @throws PixstoreError `DECRYPT_FAILED` if the key id is unknown or the wrapped key does not authenticate.
+   */
+  unwrap(keyId: string, wrappedKey: string, context: string): Buffer
+}
+
+const idPattern = /^[A-Za-z0-9_-]{1,40}$/
+const FILE = 'master-keys'
+
+/** Parses `id:base64key` entries (a 32-byte key each). */
+export function parseMasterKeys(entries: readonly string[], where: string): MasterKey[] {
+  const keys = entries.map((entry) => {
+    const at = entry.indexOf(':')
+    const id = entry.slice(0, at)
+    const key = Buffer.from(entry.slice(at + 1), 'base64')
+    if (at < 1 || !idPattern.test(id) || key.length !== KEY_LENGTH) {
+      // The entry itself is never quoted: it is key material.
+      throw new PixstoreError('INVALID_CONFIG', `${where}: each master key must be "id:base64" with a 32-byte key and an id of letters, digits, _ or -`)
+    }
+    return { id, key }
+  })
+  if (keys.length === 0) throw new PixstoreError('INVALID_CONFIG', `${where}: no master key given`)
+  if (new Set(keys.map((k) => k.id)).size !== keys.length) throw new PixstoreError('INVALID_CONFIG', `${where}: master key ids must be unique`)
+  return keys
+}
+
+/** What a wrapped data key is bound to: its image and version, so that rows cannot swap keys. */
+export const dataKeyContext = (id: string, blobKey: string) => `pixstore-data-key\n${id}\n${blobKey}`
+
+/** A new master key entry, `id:base64`, with an id that tells when it was made. */
+export function generateMasterKeyEntry(): string {
+  const day = new Date().toISOString().slice(0, 10).replaceAll('-', '')
+  return `k${day}-${randomBytes(3).toString('hex')}:${randomBytes(KEY_LENGTH).toString('base64')}`
+}
+
+/** Reads the master keys kept in the data directory, if any. */
+export function readMasterKeyFile(dataDir: string): string[] | undefined {
+  const file = path.join(dataDir, FILE)
+  if (!fs.existsSync(file)) return undefined
+  return fs.readFileSync(file, 'utf8').split('\n').map((line) => line.trim()).filter(Boolean)
+}
+
+/** Writes the master keys kept in the data directory (owner-only), whole or not at all. */
+export function writeMasterKeyFile(dataDir: string, entries: readonly string[]): void {
+  writeFileAtomic(path.join(dataDir, FILE), entries.join('\n') + '\n')
+}
+
+/**
+ * Finds the master keys: the option, else `PIXSTORE_MASTER_KEY` (comma-separated), else
+ * `dataDir/master-keys`, generated once with owner-only permissions.
+ */
+export function loadMasterKeys(configured: readonly string[] | undefined, dataDir: string): { ring: KeyRing; source: MasterKeySource } {
+  if (configured) return { ring: createKeyRing(parseMasterKeys(configured, 'masterKeys')), source: 'option' }
+  const fromEnv = process.env.PIXSTORE_MASTER_KEY
+  if (fromEnv) {
+    const entries = fromEnv.split(',').map((s) => s.trim()).filter(Boolean)
+    return { ring: createKeyRing(parseMasterKeys(entries, 'PIXSTORE_MASTER_KEY')), source: 'environment' }
+  }
+  let entries = readMasterKeyFile(dataDir)
+  let source: MasterKeySource = 'loaded'
+  if (!entries) {
+    const created = createFileOnce(path.join(dataDir, FILE), generateMasterKeyEntry() + '\n')
+    entries = readMasterKeyFile(dataDir)!
+    if (created) {
+      source = 'generated'
+      console.warn(
+        `[pixstore] Generated a master key in ${path.join(dataDir, FILE)}. In production, supply PIXSTORE_MASTER_KEY ` +
+          'and keep it apart from backups of the data directory: whoever has both can decrypt every image.',
+      )
+    }
+  }
+  return { ring: createKeyRing(parseMasterKeys(entries, path.join(dataDir, FILE))), source }
+}
+
+/** A key ring over `keys`; the first is current. */
+export function createKeyRing(keys: readonly MasterKey[]): KeyRing {
+  const byId = new Map(keys.map((k) => [k.id, k.key]))
+  const current = keys[0]!
+  const failed = (cause?: unknown) => new PixstoreError('DECRYPT_FAILED', 'An image key could not be unwrapped', { cause })
+  return {
+    current,
+    ids: keys.map((k) => k.id),
+    wrap(dataKey, context) {
+      const iv = randomBytes(IV_LENGTH)
+      const cipher = createCipheriv('aes-256-gcm', current.key, iv)
+      cipher.setAAD(Buffer.from(context))
+      const sealed = Buffer.concat([iv, cipher.update(dataKey), cipher.final(), cipher.getAuthTag()])
+      return { keyId: current.id, wrappedKey: sealed.toString('base64') }
+    },
+    unwrap(keyId, wrappedKey, context) {
+      const key = byId.get(keyId)
+      if (!key) throw new PixstoreError('DECRYPT_FAILED', `Master key "${keyId}" is not configured`)
+      const sealed = Buffer.from(wrappedKey, 'base64')
+      if (sealed.length !== IV_LENGTH + KEY_LENGTH + TAG_LENGTH) throw failed()
+      try {
+        const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, IV_LENGTH))
+        decipher.setAAD(Buffer.from(context))
+        decipher.setAuthTag(sealed.subarray(IV_LENGTH + KEY_LENGTH))
+        return Buffer.concat([decipher.update(sealed.subarray(IV_LENGTH, IV_LENGTH + KEY_LENGTH)), decipher.final()])
+      } catch (cause) {
+        throw failed(cause)
+      }
+    },
+  }
+}

@@ -1,0 +1,206 @@
+#!/usr/bin/env node
+import fs from 'node:fs'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { isPixstoreError } from '../shared/errors.js'
+import { getLastPixstoreError, setErrorHandlingMode } from '../shared/error-handling.js'
+import { generateMasterKeyEntry, readMasterKeyFile, writeMasterKeyFile } from '../backend/master-keys.js'
+import { createPixstoreBackend, type PixstoreBackend } from '../backend/pixstore-backend.js'
+import { rotateProofSecretFile } from '../backend/secrets.js'
+import { createProgress } from './progress.js'
+
+const help = `Usage: pixstore <command> [options]
+
+Commands:
+  import <folder>       Save every image in <folder> (not its sub-folders); prints "file<TAB>id" lines
+  verify                Decrypt every stored image; lists any that are missing or fail authentication
+  gc                    Remove encrypted files no metadata row points to (left by a crash)
+  rotate-master-key     Rewrap every image key under a new master key (resumable: run it again)
+  rotate-proof-secret   Start signing proofs with a new secret; the previous one still verifies
+  stats                 Counts, bytes, oldest and newest image
+
+Options:
+  --data-dir <dir>      Data directory of the embedded store (default: PIXSTORE_DATA_DIR or ./pixstore-data)
+  --dir <prefix>        import: prefix the generated ids ("<prefix>:<random>")
+  --older-than <min>    gc: only remove files older than this many minutes (default 15)
+  --dry-run             gc: report without removing
+  --json                Print the result as JSON
+  -h, --help            Show this help
+
+Exit codes: 0 done, 1 problems found (verify failures, files not imported), 2 bad usage or set-up.
+The master keys and proof secret come from PIXSTORE_MASTER_KEY and PIXSTORE_PROOF_SECRET when set,
+else from the data directory, as for the library.`
+
+class UsageError extends Error {}
+
+const imageExtensions = /\.(png|jpe?g|webp|gif|avif)$/i
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      'data-dir': { type: 'string' },
+      dir: { type: 'string' },
+      'older-than': { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  })
+  const [command, ...rest] = positionals
+  if (values.help || !command) {
+    console.log(help)
+    return command || values.help ? 0 : 2
+  }
+  const dataDir = path.resolve(values['data-dir'] ?? process.env.PIXSTORE_DATA_DIR ?? 'pixstore-data')
+  const print = (json: unknown, text: string) => console.log(values.json ? JSON.stringify(json, null, 2) : text)
+  if (command !== 'import' && !fs.existsSync(path.join(dataDir, 'pixstore.sqlite'))) {
+    throw new UsageError(`No Pixstore data in ${dataDir} (use --data-dir)`)
+  }
+  setErrorHandlingMode('hybrid')
+  const open = () => createPixstoreBackend({ dataDir })
+
+  switch (command) {
+    case 'import': {
+      const folder = rest[0]
+      if (!folder) throw new UsageError('import needs a folder: pixstore import <folder>')
+      if (!fs.statSync(folder, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`${folder} is not a folder`)
+      const files = fs.readdirSync(folder).filter((name) => imageExtensions.test(name)).sort()
+      return withBackend(open(), async (backend) => {
+        const progress = createProgress('import', files.length)
+        const imported: { file: string; id: string }[] = []
+        const failed: { file: string; code: string; message: string }[] = []
+        for (const [i, name] of files.entries()) {
+          const file = path.join(folder, name)
+          const record = await backend.saveImageFromFile(file, values.dir)
+          if (record) imported.push({ file, id: record.id })
+          else {
+            const error = getLastPixstoreError()
+            failed.push({ file, code: error?.code ?? 'INTERNAL', message: error?.message ?? 'failed' })
+          }
+          progress.update(i + 1)
+        }
+        progress.done(files.length)
+        print(
+          { imported, failed },
+          [...imported.map((r) => `${r.file}\t${r.id}`), ...failed.map((f) => `${f.file}\tFAILED ${f.code}: ${f.message}`)].join('\n') +
+            `\n${imported.length} imported, ${failed.length} failed`,
+        )
+        return failed.length > 0 ? 1 : 0
+      })
+    }
+    case 'verify':
+      return withBackend(open(), async (backend) => {
+        const total = (await backend.stats()).images
+        const progress = createProgress('verify', total)
+        const report = await backend.verify((done) => progress.update(done))
+        progress.done(report.checked)
+        print(
+          report,
+          [...report.failures.map((f) => `${f.id}\t${f.problem}`), `${report.checked} checked, ${report.ok} ok, ${report.failures.length} failed`].join(
+            '\n',
+          ),
+        )
+        return report.failures.length > 0 ? 1 : 0
+      })
+    case 'gc': {
+      const minutes = values['older-than'] === undefined ? 15 : Number(values['older-than'])
+      if (!Number.isFinite(minutes) || minutes < 0) throw new UsageError('--older-than takes a number of minutes')
+      return withBackend(open(), async (backend) => {
+        const report = await backend.gc({ olderThanMs: minutes * 60_000, dryRun: values['dry-run'] === true })
+        print(
+          report,
+          `${report.scanned} files scanned, ${report.removed.length} orphans ${values['dry-run'] ? 'would be ' : ''}removed, ` +
+            `${report.tooYoung} orphans younger than ${minutes} min kept`,
+        )
+        return 0
+      })
+    }
+    case 'rotate-master-key': {
+      const probe = open()
+      const fromFile = probe.masterKeySource === 'loaded' || probe.masterKeySource === 'generated'
+      await probe.close()
+      if (fromFile) {
+        // Keys kept in the data directory: add a new one in front, rewrap, then drop the old ones.
+        writeMasterKeyFile(dataDir, [generateMasterKeyEntry(), ...(readMasterKeyFile(dataDir) ?? [])])
+      }
+      return withBackend(open(), async (backend) => {
+        const total = (await backend.stats()).images
+        const progress = createProgress('rewrap', total)
+        const report = await backend.rotateMasterKey((done) => progress.update(done))
+        progress.done(report.checked)
+        const verified = await backend.verify()
+        const keyProblems = verified.failures.filter((f) => f.problem === 'key-unavailable')
+        if (fromFile && keyProblems.length === 0) {
+          writeMasterKeyFile(dataDir, (readMasterKeyFile(dataDir) ?? []).slice(0, 1))
+        }
+        const advice = fromFile
+          ? 'the old keys were removed from the data directory'
+          : `every image key is now wrapped under "${report.currentKeyId}": the other configured master keys can be removed`
+        print(
+          { ...report, verifyFailures: verified.failures },
+          `${report.rewrapped} keys rewrapped under "${report.currentKeyId}" (${report.checked} images, ` +
+            `${report.changedMeanwhile} updated meanwhile); ${advice}`,
+        )
+        return verified.failures.length > 0 ? 1 : 0
+      })
+    }
+    case 'rotate-proof-secret': {
+      const probe = open()
+      const source = probe.secretSource
+      await probe.close()
+      if (source !== 'loaded' && source !== 'generated') {
+        throw new UsageError('The proof secret comes from PIXSTORE_PROOF_SECRET: rotate it there (new secret first, old one after it)')
+      }
+      rotateProofSecretFile(dataDir)
+      print({ rotated: true }, 'New proof secret in place: restart the backends; proofs of the previous secret stay valid until the next rotation')
+      return 0
+    }
+    case 'stats':
+      return withBackend(open(), async (backend) => {
+        const stats = await backend.stats()
+        const when = (at?: { id: string; updatedAt: number }) => (at ? `${new Date(at.updatedAt).toISOString()} (${at.id})` : '-')
+        print(
+          stats,
+          [
+            `images: ${stats.images}`,
+            `image bytes: ${stats.bytes}`,
+            stats.blobs ? `encrypted files: ${stats.blobs.count} (${stats.blobs.bytes} bytes)` : undefined,
+            `formats: ${Object.entries(stats.byFormat).map(([format, count]) => `${format} ${count}`).join(', ') || '-'}`,
+            `oldest: ${when(stats.oldest)}`,
+            `newest: ${when(stats.newest)}`,
+          ]
+            .filter(Boolean)
+            .join('\n'),
+        )
+        return 0
+      })
+    default:
+      throw new UsageError(`Unknown command "${command}". Run pixstore --help`)
+  }
+}
+
+async function withBackend(backend: PixstoreBackend, action: (backend: PixstoreBackend) => Promise<number>): Promise<number> {
+  try {
+    return await action(backend)
+  } finally {
+    await backend.close()
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (error: unknown) => {
+    if (error instanceof UsageError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
+      console.error(`pixstore: ${error.message}`)
+    } else if (isPixstoreError(error)) {
+      console.error(`pixstore: ${error.code}: ${error.message}`)
+    } else {
+      console.error(`pixstore: ${error instanceof Error ? error.message : String(error)}`)
+    }
+    process.exitCode = 2
+  },
+)
