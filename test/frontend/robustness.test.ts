@@ -12,11 +12,7 @@ const data = tempDir()
 let backend: PixstoreBackend
 const png = fixture('sample.png')
 const pngHash = await sha256(png)
-let requests = 0
-const direct: ImageFetcher = async (record) => {
-  requests++
-  return backend.customEndpointHelper(record.id, record.token, record.statelessProof)
-}
+const direct: ImageFetcher = (record) => backend.customEndpointHelper(record.id, record.token, record.statelessProof)
 
 beforeAll(() => {
   backend = createPixstoreBackend({ dataDir: data.dir })
