@@ -1,6 +1,8 @@
 import path from 'node:path'
 import { errorHandlingModes, type ErrorHandlingMode } from '../shared/error-handling.js'
 import { rejectUnknownOptions, requireOption } from '../shared/options.js'
+import type { BlobStore } from './stores/blob-store.js'
+import type { MetadataStore } from './stores/metadata-store.js'
 
 /** Options of `initPixstoreBackend` and `createPixstoreBackend`. Every one has a safe default. */
 export interface PixstoreBackendConfig {
@@ -43,6 +45,14 @@ export interface PixstoreBackendConfig {
   /** `Access-Control-Allow-Origin` of the image route. Default `*` (proofs, not origins, guard images). */
   accessControlAllowOrigin?: string
   /**
+   * Where image metadata lives. Default: the embedded SQLite store in `dataDir`. For
+   * several instances, `createPostgresMetadataStore(...)`; then the proof secret and the
+   * master keys must come from configuration, shared by every instance.
+   */
+  metadataStore?: MetadataStore
+  /** Where encrypted images live. Default: files under `dataDir/images`. For several instances, `createS3BlobStore(...)`. */
+  blobStore?: BlobStore
+  /**
    * How errors are reported (see `setErrorHandlingMode` in `pixstore/shared`). The mode is
    * one per JavaScript realm, shared with the frontend; it is set only when this option is given.
    */
@@ -55,6 +65,8 @@ export interface ResolvedBackendConfig {
   maxImageBytes: number
   maxImagePixels: number
   masterKeys: readonly string[] | undefined
+  metadataStore: MetadataStore | undefined
+  blobStore: BlobStore | undefined
   statelessKeyWindowLength: number
   statelessProofSecret: readonly string[] | undefined
   defaultEndpointEnabled: boolean
@@ -78,7 +90,7 @@ const defaults = {
   errorHandlingMode: 'hybrid',
 } as const
 
-const optionNames = [...Object.keys(defaults), 'statelessProofSecret', 'masterKeys']
+const optionNames = [...Object.keys(defaults), 'statelessProofSecret', 'masterKeys', 'metadataStore', 'blobStore']
 
 const where = 'initPixstoreBackend'
 
@@ -156,8 +168,24 @@ export function resolveBackendConfig(config: PixstoreBackendConfig = {}): Resolv
       'must be an "id:base64" string or a non-empty list of them',
     )
   }
+  const isStore = (store: unknown, methods: string[]) =>
+    store === undefined || (typeof store === 'object' && store !== null && methods.every((m) => typeof (store as Record<string, unknown>)[m] === 'function'))
+  requireOption(
+    isStore(config.metadataStore, ['get', 'commit', 'delete', 'list', 'replaceKey', 'close']),
+    where,
+    'metadataStore',
+    'must be a metadata store (createPostgresMetadataStore, or an object implementing MetadataStore)',
+  )
+  requireOption(
+    isStore(config.blobStore, ['write', 'read', 'delete', 'close']),
+    where,
+    'blobStore',
+    'must be a blob store (createS3BlobStore, or an object implementing BlobStore)',
+  )
   return {
     ...c,
+    metadataStore: config.metadataStore,
+    blobStore: config.blobStore,
     dataDir: path.resolve(c.dataDir),
     statelessProofSecret: secrets,
     masterKeys,

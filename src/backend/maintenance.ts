@@ -40,6 +40,8 @@ export interface RotationReport {
   rewrapped: number
   /** Rows updated by a writer meanwhile: they already have a key under the current master key. */
   changedMeanwhile: number
+  /** Ids of rows whose key no configured master key unwraps: left as they are. */
+  unavailable: string[]
 }
 
 /** What the store holds. */
@@ -140,11 +142,18 @@ export function createMaintenance({ metadata, blobs, ring, dataKeyOf }: Context)
 
     async rotateMasterKey(onProgress?: (done: number) => void): Promise<RotationReport> {
       const current = ring.current.id
-      const report: RotationReport = { currentKeyId: current, checked: 0, rewrapped: 0, changedMeanwhile: 0 }
+      const report: RotationReport = { currentKeyId: current, checked: 0, rewrapped: 0, changedMeanwhile: 0, unavailable: [] }
       for await (const image of everyImage(metadata)) {
         report.checked++
         if (image.keyId !== current) {
-          const to = ring.wrap(dataKeyOf(image), dataKeyContext(image.id, image.blobKey))
+          let dataKey: Buffer
+          try {
+            dataKey = dataKeyOf(image)
+          } catch {
+            report.unavailable.push(image.id)
+            continue
+          }
+          const to = ring.wrap(dataKey, dataKeyContext(image.id, image.blobKey))
           if (await metadata.replaceKey(image.id, image.blobKey, image, to)) report.rewrapped++
           else report.changedMeanwhile++
         }

@@ -76,7 +76,11 @@ export function writeMasterKeyFile(dataDir: string, entries: readonly string[]):
  * Finds the master keys: the option, else `PIXSTORE_MASTER_KEY` (comma-separated), else
  * `dataDir/master-keys`, generated once with owner-only permissions.
  */
-export function loadMasterKeys(configured: readonly string[] | undefined, dataDir: string): { ring: KeyRing; source: MasterKeySource } {
+export function loadMasterKeys(
+  configured: readonly string[] | undefined,
+  dataDir: string,
+  keyIdsInUse: () => readonly string[] = () => [],
+): { ring: KeyRing; source: MasterKeySource } {
   if (configured) return { ring: createKeyRing(parseMasterKeys(configured, 'masterKeys')), source: 'option' }
   const fromEnv = process.env.PIXSTORE_MASTER_KEY
   if (fromEnv) {
@@ -86,6 +90,16 @@ export function loadMasterKeys(configured: readonly string[] | undefined, dataDi
   let entries = readMasterKeyFile(dataDir)
   let source: MasterKeySource = 'loaded'
   if (!entries) {
+    // A fresh key for a store that already holds images would leave them unreadable and
+    // wrap new ones under a key nobody meant to keep: the missing key must be supplied.
+    const inUse = keyIdsInUse()
+    if (inUse.length > 0) {
+      throw new PixstoreError(
+        'INVALID_CONFIG',
+        `${dataDir} holds images wrapped under master key(s) ${inUse.join(', ')}, but no master key is configured: ` +
+          'give masterKeys or PIXSTORE_MASTER_KEY, or restore the master-keys file',
+      )
+    }
     const created = createFileOnce(path.join(dataDir, FILE), generateMasterKeyEntry() + '\n')
     entries = readMasterKeyFile(dataDir)!
     if (created) {

@@ -55,8 +55,11 @@ export interface PixstoreBackend {
   getImageRecord(id: string, options?: ImageRecordOptions): ImageRecord | null
   getImageRecordAsync(id: string, options?: ImageRecordOptions): Promise<ImageRecord | null>
   customEndpointHelper(imageId: string, clientToken: unknown, statelessProof: unknown): Promise<Uint8Array>
-  /** The payload as parts to send in order (a header, then the ciphertext), without joining them. */
-  payloadParts(imageId: unknown, clientToken: unknown, statelessProof: unknown): Promise<Uint8Array[]>
+  /**
+   * The payload as parts to send in order (a header, then the ciphertext, streamed where
+   * the blob store can), without joining them.
+   */
+  payloadParts(imageId: unknown, clientToken: unknown, statelessProof: unknown): Promise<PayloadParts>
   /** Decrypts every stored image and reports those that are missing or fail authentication. */
   verify(onProgress?: (done: number) => void): Promise<VerifyReport>
   /** Removes encrypted files that no metadata row points to (left by a crash), never one a row points to. */
@@ -66,6 +69,12 @@ export interface PixstoreBackend {
   /** Counts, bytes, oldest and newest update. */
   stats(): Promise<StoreStats>
   close(): Promise<void>
+}
+
+/** A payload ready to send: its parts in order (bytes, or streams of bytes) and its total length. */
+export interface PayloadParts {
+  parts: (Uint8Array | AsyncIterable<Uint8Array>)[]
+  length: number
 }
 
 /** Parses a client token from a header, query string or argument; anything malformed counts as no token. */
@@ -82,7 +91,7 @@ function toBytes(image: unknown): Uint8Array {
   throw new PixstoreError('INVALID_IMAGE', 'An image must be given as a Buffer, Uint8Array or ArrayBuffer')
 }
 
-const single = (state: number) => [Uint8Array.of(state)]
+const single = (state: number): PayloadParts => ({ parts: [Uint8Array.of(state)], length: 1 })
 
 /** The data key of a stored image, unwrapped. */
 function dataKeyOf(ring: KeyRing, image: StoredImage): Buffer {
@@ -96,20 +105,41 @@ function dataKeyOf(ring: KeyRing, image: StoredImage): Buffer {
  * @throws PixstoreError `INVALID_CONFIG` for a bad option, `STORAGE_FAILED` if the data
  * directory cannot be used.
  */
+const where = 'createPixstoreBackend'
+
 export function createPixstoreBackend(options?: PixstoreBackendConfig): PixstoreBackend {
   const config = resolveBackendConfig(options)
   // The mode is process-wide, shared with the frontend in the same realm: set it only when asked.
   if (options?.errorHandlingMode !== undefined) setErrorHandlingMode(config.errorHandlingMode)
-  try {
-    fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
-  } catch (cause) {
-    throw new PixstoreError('STORAGE_FAILED', `Could not create the data directory ${config.dataDir}`, { cause })
+  // With stores shared by several instances, every instance must hold the same secrets:
+  // they come from configuration, never from a file one instance generated for itself.
+  const shared = config.metadataStore !== undefined
+  if (shared && !config.statelessProofSecret && !process.env.PIXSTORE_PROOF_SECRET) {
+    throw new PixstoreError('INVALID_CONFIG', `${where}: with a shared metadataStore, give statelessProofSecret or PIXSTORE_PROOF_SECRET`)
+  }
+  if (shared && !config.masterKeys && !process.env.PIXSTORE_MASTER_KEY) {
+    throw new PixstoreError('INVALID_CONFIG', `${where}: with a shared metadataStore, give masterKeys or PIXSTORE_MASTER_KEY`)
+  }
+  if (!shared || !config.blobStore) {
+    try {
+      fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
+    } catch (cause) {
+      throw new PixstoreError('STORAGE_FAILED', `Could not create the data directory ${config.dataDir}`, { cause })
+    }
   }
   const { secrets, source } = loadProofSecrets(config.statelessProofSecret, config.dataDir)
   const signer = createProofSigner(secrets, config.statelessKeyWindowLength)
-  const { ring, source: masterKeySource } = loadMasterKeys(config.masterKeys, config.dataDir)
-  const metadata: MetadataStore = createSqliteMetadataStore({ file: path.join(config.dataDir, 'pixstore.sqlite') })
-  const blobs: BlobStore = createFilesystemBlobStore({ dir: path.join(config.dataDir, 'images') })
+  const embedded = config.metadataStore ? undefined : createSqliteMetadataStore({ file: path.join(config.dataDir, 'pixstore.sqlite') })
+  const metadata: MetadataStore = config.metadataStore ?? embedded!
+  let keys: ReturnType<typeof loadMasterKeys>
+  try {
+    keys = loadMasterKeys(config.masterKeys, config.dataDir, () => embedded?.keyIdsInUseSync() ?? [])
+  } catch (error) {
+    void embedded?.close()
+    throw error
+  }
+  const { ring, source: masterKeySource } = keys
+  const blobs: BlobStore = config.blobStore ?? createFilesystemBlobStore({ dir: path.join(config.dataDir, 'images') })
 
   const issueTime = (options: ImageRecordOptions | undefined): number | undefined => {
     const issuedAt = options?.issuedAt
@@ -211,17 +241,22 @@ export function createPixstoreBackend(options?: PixstoreBackendConfig): Pixstore
 
   // The file of a version is removed right after a newer version commits, so a reader that
   // read the row just before may find no file: it then reads the row again.
-  async function loadCurrent(id: string): Promise<{ image: StoredImage; ciphertext: Uint8Array } | undefined> {
+  async function loadCurrent(id: string): Promise<{ image: StoredImage; body: Uint8Array | AsyncIterable<Uint8Array>; size: number } | undefined> {
     for (let attempt = 0; attempt < 8; attempt++) {
       const image = await metadata.get(id)
       if (!image) return undefined
-      const ciphertext = await blobs.read(image.blobKey)
-      if (ciphertext) return { image, ciphertext }
+      if (blobs.open) {
+        const opened = await blobs.open(image.blobKey)
+        if (opened) return { image, body: opened.body, size: opened.size }
+      } else {
+        const ciphertext = await blobs.read(image.blobKey)
+        if (ciphertext) return { image, body: ciphertext, size: ciphertext.byteLength }
+      }
     }
     throw new PixstoreError('STORAGE_FAILED', `The encrypted file of image "${id}" is missing`)
   }
 
-  async function payloadParts(imageId: unknown, clientToken: unknown, statelessProof: unknown): Promise<Uint8Array[]> {
+  async function payloadParts(imageId: unknown, clientToken: unknown, statelessProof: unknown): Promise<PayloadParts> {
     if (imageId === undefined || imageId === null || imageId === '') return single(PayloadState.MissingID)
     if (statelessProof === undefined || statelessProof === null || statelessProof === '') return single(PayloadState.MissingProof)
     // The proof is checked before anything is looked up: without it, nothing tells whether an id exists.
@@ -231,15 +266,12 @@ export function createPixstoreBackend(options?: PixstoreBackendConfig): Pixstore
     try {
       const current = await loadCurrent(imageId)
       if (!current) return single(PayloadState.NotFound)
-      const { image, ciphertext } = current
-      if (parseClientToken(clientToken) === image.token) return [Uint8Array.of(PayloadState.Success), ciphertext]
-      const header = encodeUpdatedHeader(
-        image.token,
-        dataKeyOf(ring, image),
-        Buffer.from(image.iv, 'base64'),
-        Buffer.from(image.tag, 'base64'),
-      )
-      return [header, ciphertext]
+      const { image, body, size } = current
+      const header =
+        parseClientToken(clientToken) === image.token
+          ? Uint8Array.of(PayloadState.Success)
+          : encodeUpdatedHeader(image.token, dataKeyOf(ring, image), Buffer.from(image.iv, 'base64'), Buffer.from(image.tag, 'base64'))
+      return { parts: [header, body], length: header.byteLength + size }
     } catch (error) {
       const detail = error instanceof Error ? error.message : String(error)
       console.error(`[pixstore] serving image "${imageId}" failed: ${detail}`)
@@ -307,8 +339,13 @@ export function createPixstoreBackend(options?: PixstoreBackendConfig): Pixstore
       }),
     payloadParts,
     async customEndpointHelper(imageId, clientToken, statelessProof) {
-      const parts = await payloadParts(imageId, clientToken, statelessProof)
-      return parts.length === 1 ? parts[0]! : Buffer.concat(parts)
+      const { parts } = await payloadParts(imageId, clientToken, statelessProof)
+      const chunks: Uint8Array[] = []
+      for (const part of parts) {
+        if (part instanceof Uint8Array) chunks.push(part)
+        else for await (const chunk of part) chunks.push(chunk)
+      }
+      return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
     },
     async close() {
       await Promise.all([metadata.close(), blobs.close()])

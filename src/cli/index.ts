@@ -33,6 +33,8 @@ else from the data directory, as for the library.`
 
 class UsageError extends Error {}
 
+const commands = ['import', 'verify', 'gc', 'rotate-master-key', 'rotate-proof-secret', 'stats']
+
 const imageExtensions = /\.(png|jpe?g|webp|gif|avif)$/i
 
 async function main(argv: string[]): Promise<number> {
@@ -53,6 +55,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(help)
     return command || values.help ? 0 : 2
   }
+  if (!commands.includes(command)) throw new UsageError(`Unknown command "${command}". Run pixstore --help`)
   const dataDir = path.resolve(values['data-dir'] ?? process.env.PIXSTORE_DATA_DIR ?? 'pixstore-data')
   const print = (json: unknown, text: string) => console.log(values.json ? JSON.stringify(json, null, 2) : text)
   if (command !== 'import' && !fs.existsSync(path.join(dataDir, 'pixstore.sqlite'))) {
@@ -132,12 +135,14 @@ async function main(argv: string[]): Promise<number> {
         progress.done(report.checked)
         const verified = await backend.verify()
         const keyProblems = verified.failures.filter((f) => f.problem === 'key-unavailable')
-        if (fromFile && keyProblems.length === 0) {
-          writeMasterKeyFile(dataDir, (readMasterKeyFile(dataDir) ?? []).slice(0, 1))
-        }
-        const advice = fromFile
-          ? 'the old keys were removed from the data directory'
-          : `every image key is now wrapped under "${report.currentKeyId}": the other configured master keys can be removed`
+        // Old keys go only once nothing needs them; otherwise every key stays where it was.
+        const complete = report.unavailable.length === 0 && keyProblems.length === 0
+        if (fromFile && complete) writeMasterKeyFile(dataDir, (readMasterKeyFile(dataDir) ?? []).slice(0, 1))
+        const advice = !complete
+          ? `${report.unavailable.length} image keys could not be unwrapped with the configured master keys: all keys were kept`
+          : fromFile
+            ? 'the old keys were removed from the data directory'
+            : `every image key is now wrapped under "${report.currentKeyId}": the other configured master keys can be removed`
         print(
           { ...report, verifyFailures: verified.failures },
           `${report.rewrapped} keys rewrapped under "${report.currentKeyId}" (${report.checked} images, ` +

@@ -24,6 +24,7 @@ export type PixstoreErrorCode =
   | 'NOT_INITIALIZED'
   | 'ALREADY_INITIALIZED'
   | 'UNSUPPORTED'
+  | 'MISSING_DEPENDENCY'
   | 'STORAGE_FAILED'
   | 'INTERNAL'
 

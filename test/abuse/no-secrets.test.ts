@@ -45,7 +45,7 @@ describe('secrets and keys in logs and error messages', () => {
       note(getLastPixstoreError())
       // The image route with missing, forged and expired proofs, and bad tokens.
       const handler = createWebHandler(backend)
-      for (const headers of [{}, { 'x-pixstore-proof': 'x'.repeat(43) }, { 'x-pixstore-proof': records[0]!.statelessProof, 'x-pixstore-token': 'NaN' }]) {
+      for (const headers of [{} as Record<string, string>, { 'x-pixstore-proof': 'x'.repeat(43) }, { 'x-pixstore-proof': records[0]!.statelessProof, 'x-pixstore-token': 'NaN' }]) {
         await handler(new Request(`http://localhost/pixstore-image/${records[0]!.id}`, { headers }))
       }
       await new Promise((resolve) => setTimeout(resolve, 120))

@@ -4,8 +4,8 @@ import type { PixstoreBackend } from '../pixstore-backend.js'
 export interface HttpAnswer {
   status: number
   headers: Record<string, string>
-  /** Body parts to send in order; empty for no body. */
-  body: Uint8Array[]
+  /** Body parts to send in order, bytes or streams of bytes; empty for no body. */
+  body: (Uint8Array | AsyncIterable<Uint8Array>)[]
 }
 
 /** The parts of a request the image route reads. */
@@ -64,9 +64,8 @@ export async function answerImageRequest(backend: PixstoreBackend, request: Imag
   }
   const proof = request.header('x-pixstore-proof') ?? request.query('proof')
   const token = request.header('x-pixstore-token') ?? request.query('token')
-  const parts = await backend.payloadParts(id, token, proof)
-  let length = 0
-  for (const part of parts) length += part.byteLength
+  const { parts, length } = await backend.payloadParts(id, token, proof)
+  if (method === 'HEAD') for (const part of parts) if (!(part instanceof Uint8Array)) await discard(part)
   return {
     status: 200,
     headers: {
@@ -79,4 +78,9 @@ export async function answerImageRequest(backend: PixstoreBackend, request: Imag
     },
     body: method === 'HEAD' ? [] : parts,
   }
+}
+
+// A stream that will not be sent is still closed, so that its connection or file is released.
+async function discard(stream: AsyncIterable<Uint8Array>): Promise<void> {
+  await stream[Symbol.asyncIterator]().return?.()
 }

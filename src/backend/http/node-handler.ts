@@ -14,6 +14,33 @@ export type PixstoreNodeHandler = (
 
 const headerValue = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value)
 
+/** Writes the parts in order, waiting whenever the socket is full; stops if the client leaves. */
+async function send(res: ServerResponse, body: (Uint8Array | AsyncIterable<Uint8Array>)[]): Promise<void> {
+  const write = async (chunk: Uint8Array) => {
+    if (!res.write(chunk)) await new Promise<void>((resolve) => {
+      const done = () => {
+        res.off('drain', done)
+        res.off('close', done)
+        resolve()
+      }
+      res.on('drain', done)
+      res.on('close', done)
+    })
+  }
+  for (const part of body) {
+    if (part instanceof Uint8Array) await write(part)
+    else {
+      // Leaving the loop early (client gone) closes the source stream.
+      for await (const chunk of part) {
+        if (res.destroyed) break
+        await write(chunk)
+      }
+    }
+    if (res.destroyed) return
+  }
+  res.end()
+}
+
 /** Creates the node handler of the image route for `backend`. */
 export function createNodeHandler(backend: PixstoreBackend): PixstoreNodeHandler {
   return async (req, res, next) => {
@@ -34,13 +61,12 @@ export function createNodeHandler(backend: PixstoreBackend): PixstoreNodeHandler
         query: (name) => url.searchParams.get(name) ?? undefined,
       })
       res.writeHead(answer.status, answer.headers)
-      for (const part of answer.body) res.write(part)
-      res.end()
+      await send(res, answer.body)
     } catch (error) {
       if (next) return next(error)
       console.error(`[pixstore] image route failed: ${error instanceof Error ? error.message : String(error)}`)
-      if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' })
-      res.end('Internal error')
+      if (res.headersSent) res.destroy()
+      else res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Internal error')
     }
   }
 }

@@ -14,7 +14,27 @@ export function createWebHandler(backend: PixstoreBackend): PixstoreRequestHandl
       header: (name) => request.headers.get(name) ?? undefined,
       query: (name) => url.searchParams.get(name) ?? undefined,
     })
-    const body = answer.body.length === 0 ? null : new Blob(answer.body as Uint8Array<ArrayBuffer>[])
-    return new Response(body, { status: answer.status, headers: answer.headers })
+    return new Response(toStream(answer.body), { status: answer.status, headers: answer.headers })
   }
+}
+
+function toStream(parts: (Uint8Array | AsyncIterable<Uint8Array>)[]): ReadableStream<Uint8Array> | null {
+  if (parts.length === 0) return null
+  async function* chunks() {
+    for (const part of parts) {
+      if (part instanceof Uint8Array) yield part
+      else yield* part
+    }
+  }
+  const iterator = chunks()
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await iterator.next()
+      if (next.done) controller.close()
+      else controller.enqueue(next.value)
+    },
+    async cancel() {
+      await iterator.return(undefined)
+    },
+  })
 }

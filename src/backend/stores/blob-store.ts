@@ -7,6 +7,12 @@ export interface BlobStore {
   write(key: string, bytes: Uint8Array): Promise<void>
   /** The bytes under `key`, or `undefined` if there are none. */
   read(key: string): Promise<Uint8Array | undefined>
+  /**
+   * Optional capability: the bytes under `key` as a stream, with their size, or
+   * `undefined` if there are none. Where a store has it, the image route streams images
+   * into responses instead of holding them whole in memory.
+   */
+  open?(key: string): Promise<BlobStream | undefined>
   /** Removes `key`; removing a missing key is not an error. */
   delete(key: string): Promise<void>
   /**
@@ -16,6 +22,12 @@ export interface BlobStore {
   list?(): AsyncIterable<BlobInfo>
   /** Releases handles. */
   close(): Promise<void>
+}
+
+/** An opened blob: its size and its bytes, to be read once. */
+export interface BlobStream {
+  size: number
+  body: AsyncIterable<Uint8Array>
 }
 
 /** One stored blob, as `list` reports it. */

@@ -60,6 +60,12 @@ export interface MetadataStore {
    * returns whether it did (a row updated meanwhile has a new key already).
    */
   replaceKey(id: string, blobKey: string, from: WrappedKey, to: WrappedKey): Promise<boolean>
+  /**
+   * Optional capability: stores a row exactly as given (token included) unless the id
+   * has one already, and keeps the store's clock ahead of its token; returns whether it
+   * stored it. Used by `pixstore migrate`.
+   */
+  import?(image: StoredImage): Promise<boolean>
   /** Releases connections and handles. */
   close(): Promise<void>
 }

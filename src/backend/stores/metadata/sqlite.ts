@@ -70,6 +70,8 @@ export interface SqliteMetadataStoreOptions {
  */
 export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): MetadataStore & {
   getSync(id: string): StoredImage | undefined
+  /** Ids of the master keys the stored data keys are wrapped under (at most 20). */
+  keyIdsInUseSync(): string[]
 } {
   let db: Database.Database
   try {
@@ -143,8 +145,11 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
       return row && fromRow(row)
     })
 
+  const keyIdsInUse = db.prepare<[], string>('SELECT DISTINCT key_id FROM pixstore_images LIMIT 20').pluck()
+
   return {
     getSync,
+    keyIdsInUseSync: () => guard('read', () => keyIdsInUse.all()),
     get: async (id) => getSync(id),
     commit: async (version, mode) => guard('commit', () => commit.immediate(version, mode)),
     delete: async (id) =>

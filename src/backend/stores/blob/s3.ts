@@ -1,0 +1,124 @@
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3'
+import { PixstoreError } from '../../../shared/errors.js'
+import type { BlobStore } from '../blob-store.js'
+import { loadOptional } from '../optional-dependency.js'
+
+/** Options of the S3-compatible blob store. */
+export interface S3BlobStoreOptions {
+  /** The bucket; it must exist. */
+  bucket: string
+  /** Prefix of every object key. Default `pixstore/`. */
+  prefix?: string
+  /** Endpoint of an S3-compatible server (MinIO, R2, Ceph RGW); omit for AWS S3. */
+  endpoint?: string
+  /** Region. Default `us-east-1`. */
+  region?: string
+  /** Path-style URLs (`endpoint/bucket/key`), which most self-hosted servers need. Default `false`. */
+  forcePathStyle?: boolean
+  /** Credentials; omit to use the SDK's usual chain (environment, profile, instance role). */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }
+  /** Further client settings, or a whole client to use instead. */
+  clientConfig?: Omit<S3ClientConfig, 'region' | 'endpoint' | 'credentials' | 'forcePathStyle'>
+  client?: S3Client
+}
+
+const keyPattern = /^[0-9a-f]{32}$/
+
+const isMissing = (error: unknown) => {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } }
+  return e.name === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404
+}
+
+/**
+ * A blob store on S3 or an S3-compatible server (`@aws-sdk/client-s3`, an optional peer
+ * dependency loaded on first use). Each image version is its own object, never
+ * overwritten; the image route streams objects into responses.
+ */
+export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
+  if (typeof options.bucket !== 'string' || options.bucket.length < 3) {
+    throw new PixstoreError('INVALID_CONFIG', 'createS3BlobStore: option "bucket" must name a bucket')
+  }
+  const prefix = options.prefix ?? 'pixstore/'
+  const sdk = () => loadOptional('@aws-sdk/client-s3', () => import('@aws-sdk/client-s3'), 'The S3 blob store')
+  let client: Promise<S3Client> | undefined
+  const getClient = () =>
+    (client ??= options.client
+      ? Promise.resolve(options.client)
+      : sdk().then(
+          (s3) =>
+            new s3.S3Client({
+              // Checksums only where the API requires them: several S3-compatible servers
+              // reject the newer default of a checksum trailer on every upload.
+              requestChecksumCalculation: 'WHEN_REQUIRED',
+              responseChecksumValidation: 'WHEN_REQUIRED',
+              ...options.clientConfig,
+              region: options.region ?? 'us-east-1',
+              endpoint: options.endpoint,
+              forcePathStyle: options.forcePathStyle ?? false,
+              credentials: options.credentials,
+            }),
+        ))
+
+  const objectKey = (key: string) => {
+    if (!keyPattern.test(key)) throw new PixstoreError('INTERNAL', 'Malformed blob key')
+    return prefix + key
+  }
+  const fail = (what: string, cause: unknown) =>
+    new PixstoreError('STORAGE_FAILED', `S3 failed to ${what} an encrypted image: ${(cause as Error).message ?? cause}`, { cause })
+
+  return {
+    async write(key, bytes) {
+      const [s3, c] = [await sdk(), await getClient()]
+      try {
+        await c.send(new s3.PutObjectCommand({ Bucket: options.bucket, Key: objectKey(key), Body: bytes, ContentLength: bytes.byteLength }))
+      } catch (cause) {
+        throw fail('write', cause)
+      }
+    },
+    async read(key) {
+      const opened = await this.open!(key)
+      if (!opened) return undefined
+      const chunks: Uint8Array[] = []
+      for await (const chunk of opened.body) chunks.push(chunk)
+      return Buffer.concat(chunks)
+    },
+    async open(key) {
+      const [s3, c] = [await sdk(), await getClient()]
+      try {
+        const object = await c.send(new s3.GetObjectCommand({ Bucket: options.bucket, Key: objectKey(key) }))
+        return { size: object.ContentLength ?? 0, body: object.Body as AsyncIterable<Uint8Array> }
+      } catch (cause) {
+        if (isMissing(cause)) return undefined
+        throw fail('read', cause)
+      }
+    },
+    async delete(key) {
+      const [s3, c] = [await sdk(), await getClient()]
+      try {
+        await c.send(new s3.DeleteObjectCommand({ Bucket: options.bucket, Key: objectKey(key) }))
+      } catch (cause) {
+        if (!isMissing(cause)) throw fail('delete', cause)
+      }
+    },
+    async *list() {
+      const [s3, c] = [await sdk(), await getClient()]
+      let token: string | undefined
+      do {
+        let page
+        try {
+          page = await c.send(new s3.ListObjectsV2Command({ Bucket: options.bucket, Prefix: prefix, ContinuationToken: token }))
+        } catch (cause) {
+          throw fail('list', cause)
+        }
+        for (const object of page.Contents ?? []) {
+          const key = object.Key?.slice(prefix.length) ?? ''
+          if (keyPattern.test(key)) yield { key, size: object.Size ?? 0, modifiedAt: object.LastModified?.getTime() ?? 0 }
+        }
+        token = page.IsTruncated ? page.NextContinuationToken : undefined
+      } while (token)
+    },
+    async close() {
+      if (!options.client && client) (await client).destroy()
+    },
+  }
+}

@@ -1,0 +1,235 @@
+import type { Pool, PoolClient, PoolConfig } from 'pg'
+import { PixstoreError } from '../../../shared/errors.js'
+import type { ImageFormat } from '../../../shared/image-format.js'
+import { loadOptional } from '../optional-dependency.js'
+import type { ImageVersion, MetadataStore, StoredImage } from '../metadata-store.js'
+
+const SCHEMA_VERSION = 1
+
+/** Options of the PostgreSQL metadata store. */
+export interface PostgresMetadataStoreOptions {
+  /** A connection URL such as `postgres://user:pass@db:5432/app`. Give this or `pool`. */
+  connectionString?: string
+  /** An existing `pg` pool to use (it is not ended by `close`). */
+  pool?: Pool
+  /** Pool settings when Pixstore makes the pool (`max` connections, timeouts, TLS). */
+  poolConfig?: Omit<PoolConfig, 'connectionString'>
+  /** Schema of the tables, created if missing. Default `public`. */
+  schema?: string
+  /** Prefix of the table names. Default `pixstore_`. */
+  tablePrefix?: string
+}
+
+interface Row {
+  id: string
+  token: string
+  key_id: string
+  wrapped_key: string
+  iv: string
+  tag: string
+  blob_key: string
+  format: ImageFormat
+  bytes: number
+  width: number
+  height: number
+  updated_at: string
+}
+
+const fromRow = (row: Row): StoredImage => ({
+  id: row.id,
+  token: Number(row.token),
+  keyId: row.key_id,
+  wrappedKey: row.wrapped_key,
+  iv: row.iv,
+  tag: row.tag,
+  blobKey: row.blob_key,
+  format: row.format,
+  bytes: row.bytes,
+  width: row.width,
+  height: row.height,
+  updatedAt: Number(row.updated_at),
+})
+
+const identifier = /^[a-z_][a-z0-9_]{0,40}$/
+
+/**
+ * A metadata store on PostgreSQL (`pg`, an optional peer dependency loaded on first use),
+ * shared by any number of backend instances. Tables are created or migrated on first use,
+ * under an advisory lock so that instances starting together agree. Every statement is
+ * parameterised. Tokens come from one clock row updated in each write's transaction, so
+ * they grow strictly per id across all instances, whatever their clocks say.
+ */
+export function createPostgresMetadataStore(options: PostgresMetadataStoreOptions): MetadataStore {
+  const schema = options.schema ?? 'public'
+  const prefix = options.tablePrefix ?? 'pixstore_'
+  if (!identifier.test(schema) || !(prefix === '' || identifier.test(prefix))) {
+    throw new PixstoreError('INVALID_CONFIG', 'createPostgresMetadataStore: schema and tablePrefix must be lower-case letters, digits and _')
+  }
+  if (!options.pool && !options.connectionString) {
+    throw new PixstoreError('INVALID_CONFIG', 'createPostgresMetadataStore: give connectionString or pool')
+  }
+  const table = (name: string) => `"${schema}"."${prefix}${name}"`
+  const images = table('images')
+  const clock = table('clock')
+  const version = table('schema_version')
+
+  const ownPool = !options.pool
+  let pool: Promise<Pool> | undefined
+  let ready: Promise<Pool> | undefined
+
+  const fail = (what: string, cause: unknown) =>
+    cause instanceof PixstoreError ? cause : new PixstoreError('STORAGE_FAILED', `PostgreSQL failed to ${what}: ${(cause as Error).message}`, { cause })
+
+  const getPool = () =>
+    (pool ??= options.pool
+      ? Promise.resolve(options.pool)
+      : loadOptional('pg', () => import('pg'), 'The PostgreSQL metadata store').then((pg) => {
+          const created = new pg.default.Pool({ ...options.poolConfig, connectionString: options.connectionString })
+          // An idle connection that dies must not crash the process; the next query reconnects.
+          created.on('error', () => undefined)
+          return created
+        }))
+
+  async function migrate(p: Pool): Promise<Pool> {
+    const client = await p.connect()
+    try {
+      await client.query('BEGIN')
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`pixstore-migrate:${schema}:${prefix}`])
+      await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`)
+      await client.query(`CREATE TABLE IF NOT EXISTS ${version} (version integer NOT NULL)`)
+      const found = await client.query<{ version: number }>(`SELECT version FROM ${version}`)
+      const current = found.rows[0]?.version ?? 0
+      if (current > SCHEMA_VERSION) throw new PixstoreError('INVALID_CONFIG', `The Pixstore tables were written by a newer Pixstore (schema ${current})`)
+      if (current < 1) {
+        await client.query(`CREATE TABLE ${clock} (id integer PRIMARY KEY CHECK (id = 1), last_token bigint NOT NULL)`)
+        await client.query(`INSERT INTO ${clock} (id, last_token) VALUES (1, 0)`)
+        await client.query(`CREATE TABLE ${images} (
+          id text PRIMARY KEY,
+          token bigint NOT NULL,
+          key_id text NOT NULL,
+          wrapped_key text NOT NULL,
+          iv text NOT NULL,
+          tag text NOT NULL,
+          blob_key text NOT NULL UNIQUE,
+          format text NOT NULL,
+          bytes integer NOT NULL,
+          width integer NOT NULL,
+          height integer NOT NULL,
+          updated_at bigint NOT NULL
+        )`)
+        await client.query(current === 0 && found.rows.length === 0 ? `INSERT INTO ${version} (version) VALUES (1)` : `UPDATE ${version} SET version = 1`)
+      }
+      await client.query('COMMIT')
+      return p
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined)
+      throw error
+    } finally {
+      client.release()
+    }
+  }
+
+  const connected = async () => {
+    ready ??= getPool().then(migrate)
+    try {
+      return await ready
+    } catch (error) {
+      ready = undefined // a later call tries again (the database may be back)
+      throw fail('prepare its tables', error)
+    }
+  }
+
+  async function transaction<T>(what: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
+    const p = await connected()
+    let client: PoolClient
+    try {
+      client = await p.connect()
+    } catch (cause) {
+      throw fail('connect', cause)
+    }
+    try {
+      await client.query('BEGIN')
+      const result = await work(client)
+      await client.query('COMMIT')
+      return result
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined)
+      throw fail(what, error)
+    } finally {
+      client.release()
+    }
+  }
+
+  const query = async (what: string, text: string, values: unknown[]) => {
+    const p = await connected()
+    try {
+      return await p.query<Row>(text, values)
+    } catch (cause) {
+      throw fail(what, cause)
+    }
+  }
+
+  const columns = 'id, token, key_id, wrapped_key, iv, tag, blob_key, format, bytes, width, height, updated_at'
+  const valuesOf = (i: StoredImage) => [i.id, i.token, i.keyId, i.wrappedKey, i.iv, i.tag, i.blobKey, i.format, i.bytes, i.width, i.height, i.updatedAt]
+
+  return {
+    async get(id) {
+      const { rows } = await query('read', `SELECT * FROM ${images} WHERE id = $1`, [id])
+      return rows[0] && fromRow(rows[0])
+    },
+    commit: (version: ImageVersion, mode) =>
+      transaction('commit', async (client) => {
+        // Taking the clock row first serialises writers, so the read below is current.
+        const updatedAt = Date.now()
+        const tick = await client.query<{ last_token: string }>(
+          `UPDATE ${clock} SET last_token = GREATEST(last_token + 1, $1) WHERE id = 1 RETURNING last_token`,
+          [updatedAt],
+        )
+        const previous = (await client.query<Row>(`SELECT * FROM ${images} WHERE id = $1`, [version.id])).rows[0]
+        if (mode === 'create' && previous) throw new PixstoreError('ALREADY_EXISTS', `An image with id "${version.id}" already exists`)
+        if (mode === 'update' && !previous) throw new PixstoreError('NOT_FOUND', `No image with id "${version.id}"`)
+        const image: StoredImage = { ...version, token: Number(tick.rows[0]!.last_token), updatedAt }
+        if (previous) {
+          await client.query(
+            `UPDATE ${images} SET token = $2, key_id = $3, wrapped_key = $4, iv = $5, tag = $6, blob_key = $7, format = $8,
+               bytes = $9, width = $10, height = $11, updated_at = $12 WHERE id = $1`,
+            valuesOf(image),
+          )
+          return { image, replacedBlobKey: previous.blob_key }
+        }
+        await client.query(`INSERT INTO ${images} (${columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, valuesOf(image))
+        return { image }
+      }),
+    async delete(id) {
+      const { rows } = await query('delete', `DELETE FROM ${images} WHERE id = $1 RETURNING *`, [id])
+      return rows[0] && fromRow(rows[0])
+    },
+    async list(after, limit) {
+      const { rows } =
+        after === undefined
+          ? await query('list', `SELECT * FROM ${images} ORDER BY id COLLATE "C" LIMIT $1`, [limit])
+          : await query('list', `SELECT * FROM ${images} WHERE id COLLATE "C" > $1 ORDER BY id COLLATE "C" LIMIT $2`, [after, limit])
+      return rows.map(fromRow)
+    },
+    async replaceKey(id, blobKey, from, to) {
+      const { rowCount } = await query(
+        'rewrap',
+        `UPDATE ${images} SET key_id = $5, wrapped_key = $6 WHERE id = $1 AND blob_key = $2 AND key_id = $3 AND wrapped_key = $4`,
+        [id, blobKey, from.keyId, from.wrappedKey, to.keyId, to.wrappedKey],
+      )
+      return rowCount === 1
+    },
+    import: (image) =>
+      transaction('import', async (client) => {
+        await client.query(`UPDATE ${clock} SET last_token = GREATEST(last_token, $1) WHERE id = 1`, [image.token])
+        const inserted = await client.query(
+          `INSERT INTO ${images} (${columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING`,
+          valuesOf(image),
+        )
+        return inserted.rowCount === 1
+      }),
+    async close() {
+      if (ownPool && pool) await (await pool).end()
+    },
+  }
+}
