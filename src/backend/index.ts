@@ -14,6 +14,13 @@ import {
 } from './pixstore-backend.js'
 
 export { createPixstoreBackend } from './pixstore-backend.js'
+export { createPostgresMetadataStore, type PostgresMetadataStoreOptions } from './stores/metadata/postgres.js'
+export { createS3BlobStore, type S3BlobStoreOptions } from './stores/blob/s3.js'
+export { createSqliteMetadataStore, type SqliteMetadataStoreOptions } from './stores/metadata/sqlite.js'
+export { createFilesystemBlobStore, type FilesystemBlobStoreOptions } from './stores/blob/filesystem.js'
+export type { MetadataStore, StoredImage, ImageVersion, WrappedKey } from './stores/metadata-store.js'
+export type { BlobStore, BlobStream, BlobInfo } from './stores/blob-store.js'
+export type { VerifyReport, GcOptions, GcReport, RotationReport, StoreStats } from './maintenance.js'
 export { createWebHandler, type PixstoreRequestHandler } from './http/web-handler.js'
 export { createNodeHandler, type PixstoreNodeHandler } from './http/node-handler.js'
 export type { PixstoreBackend, ImageInput, ImageRecordOptions, SaveImageOptions } from './pixstore-backend.js'

@@ -7,6 +7,9 @@ import { getLastPixstoreError, setErrorHandlingMode } from '../shared/error-hand
 import { generateMasterKeyEntry, readMasterKeyFile, writeMasterKeyFile } from '../backend/master-keys.js'
 import { createPixstoreBackend, type PixstoreBackend } from '../backend/pixstore-backend.js'
 import { rotateProofSecretFile } from '../backend/secrets.js'
+import { createS3BlobStore } from '../backend/stores/blob/s3.js'
+import { createPostgresMetadataStore } from '../backend/stores/metadata/postgres.js'
+import { migrate } from './migrate.js'
 import { createProgress } from './progress.js'
 
 const help = `Usage: pixstore <command> [options]
@@ -18,12 +21,17 @@ Commands:
   rotate-master-key     Rewrap every image key under a new master key (resumable: run it again)
   rotate-proof-secret   Start signing proofs with a new secret; the previous one still verifies
   stats                 Counts, bytes, oldest and newest image
+  migrate               Copy every image of --from <data dir> to PostgreSQL and S3, without decrypting
 
 Options:
   --data-dir <dir>      Data directory of the embedded store (default: PIXSTORE_DATA_DIR or ./pixstore-data)
   --dir <prefix>        import: prefix the generated ids ("<prefix>:<random>")
   --older-than <min>    gc: only remove files older than this many minutes (default 15)
   --dry-run             gc: report without removing
+  --from <dir>          migrate: the embedded data directory to copy from
+  --to <postgres-url>   migrate: the PostgreSQL database to copy to (--pg-schema, --pg-table-prefix)
+  --s3-bucket <name>    migrate: the bucket to copy to (--s3-endpoint, --s3-region, --s3-prefix,
+                        --s3-path-style; credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)
   --json                Print the result as JSON
   -h, --help            Show this help
 
@@ -33,7 +41,7 @@ else from the data directory, as for the library.`
 
 class UsageError extends Error {}
 
-const commands = ['import', 'verify', 'gc', 'rotate-master-key', 'rotate-proof-secret', 'stats']
+const commands = ['import', 'verify', 'gc', 'rotate-master-key', 'rotate-proof-secret', 'stats', 'migrate']
 
 const imageExtensions = /\.(png|jpe?g|webp|gif|avif)$/i
 
@@ -47,6 +55,15 @@ async function main(argv: string[]): Promise<number> {
       'older-than': { type: 'string' },
       'dry-run': { type: 'boolean' },
       json: { type: 'boolean' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      'pg-schema': { type: 'string' },
+      'pg-table-prefix': { type: 'string' },
+      's3-bucket': { type: 'string' },
+      's3-endpoint': { type: 'string' },
+      's3-region': { type: 'string' },
+      's3-prefix': { type: 'string' },
+      's3-path-style': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -58,6 +75,7 @@ async function main(argv: string[]): Promise<number> {
   if (!commands.includes(command)) throw new UsageError(`Unknown command "${command}". Run pixstore --help`)
   const dataDir = path.resolve(values['data-dir'] ?? process.env.PIXSTORE_DATA_DIR ?? 'pixstore-data')
   const print = (json: unknown, text: string) => console.log(values.json ? JSON.stringify(json, null, 2) : text)
+  if (command === 'migrate') return runMigration(values, print)
   if (command !== 'import' && !fs.existsSync(path.join(dataDir, 'pixstore.sqlite'))) {
     throw new UsageError(`No Pixstore data in ${dataDir} (use --data-dir)`)
   }
@@ -183,6 +201,40 @@ async function main(argv: string[]): Promise<number> {
       })
     default:
       throw new UsageError(`Unknown command "${command}". Run pixstore --help`)
+  }
+}
+
+async function runMigration(values: Record<string, string | boolean | undefined>, print: (json: unknown, text: string) => void): Promise<number> {
+  const text = (name: string) => (typeof values[name] === 'string' ? (values[name] as string) : undefined)
+  const from = text('from')
+  const to = text('to')
+  const bucket = text('s3-bucket')
+  if (!from || !to || !bucket) throw new UsageError('migrate needs --from <data dir>, --to <postgres url> and --s3-bucket <name>')
+  const metadata = createPostgresMetadataStore({ connectionString: to, schema: text('pg-schema'), tablePrefix: text('pg-table-prefix') })
+  const blobs = createS3BlobStore({
+    bucket,
+    endpoint: text('s3-endpoint'),
+    region: text('s3-region'),
+    prefix: text('s3-prefix'),
+    forcePathStyle: values['s3-path-style'] === true,
+  })
+  try {
+    const progress = createProgress('migrate', undefined)
+    const report = await migrate(path.resolve(from), { metadata, blobs, onProgress: (done, total) => progress.update(done, total) })
+    progress.done(report.source, report.source)
+    const problems = report.conflicts.length + report.sampleMismatches.length
+    print(
+      report,
+      [
+        `${report.source} images in the source: ${report.copied} copied, ${report.alreadyThere} already there, ${report.conflicts.length} conflicts`,
+        ...report.conflicts.map((id) => `conflict (the destination holds another version): ${id}`),
+        `${report.sampled} sampled images decrypt the same on both sides` +
+          (report.sampleMismatches.length ? `, except: ${report.sampleMismatches.join(', ')}` : ''),
+      ].join('\n'),
+    )
+    return problems > 0 ? 1 : 0
+  } finally {
+    await Promise.all([metadata.close(), blobs.close()])
   }
 }
 

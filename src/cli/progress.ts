@@ -1,8 +1,8 @@
 /** A progress bar on stderr: redrawn in place on a terminal, a line every tenth elsewhere. */
-export function createProgress(label: string, total: number | undefined) {
+export function createProgress(label: string, fixedTotal: number | undefined) {
   const tty = process.stderr.isTTY === true
   let lastTenth = -1
-  const draw = (done: number) => {
+  const draw = (done: number, total = fixedTotal) => {
     if (total === undefined || total === 0) {
       if (tty) process.stderr.write(`\r${label} ${done}`)
       return
@@ -19,8 +19,8 @@ export function createProgress(label: string, total: number | undefined) {
   }
   return {
     update: draw,
-    done(done: number) {
-      draw(done)
+    done(done: number, total = fixedTotal) {
+      draw(done, total)
       if (tty) process.stderr.write('\n')
     },
   }

@@ -10,8 +10,12 @@ describe('entry points', () => {
     expect(Object.keys(backend).sort()).toEqual(
       [
         'closePixstoreBackend',
+        'createFilesystemBlobStore',
         'createNodeHandler',
         'createPixstoreBackend',
+        'createPostgresMetadataStore',
+        'createS3BlobStore',
+        'createSqliteMetadataStore',
         'createWebHandler',
         'customEndpointHelper',
         'deleteImage',

@@ -1,0 +1,134 @@
+import { createDecipheriv, randomBytes } from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import { PixstoreError } from '../shared/errors.js'
+import { decodePayload, PayloadState } from '../shared/wire.js'
+import { readMasterKeyFile } from '../backend/master-keys.js'
+import { createPixstoreBackend } from '../backend/pixstore-backend.js'
+import type { BlobStore } from '../backend/stores/blob-store.js'
+import { createFilesystemBlobStore } from '../backend/stores/blob/filesystem.js'
+import type { MetadataStore } from '../backend/stores/metadata-store.js'
+import { createSqliteMetadataStore } from '../backend/stores/metadata/sqlite.js'
+
+/** What `migrate` did. */
+export interface MigrationReport {
+  /** Rows in the source. */
+  source: number
+  copied: number
+  /** Already in the destination with the same token (copied by an earlier run). */
+  alreadyThere: number
+  /** Ids the destination holds with another token: left alone, listed for a person to look at. */
+  conflicts: string[]
+  /** Images decrypted on both sides and compared. */
+  sampled: number
+  sampleMismatches: string[]
+}
+
+/** Where to copy to and how to report progress. */
+export interface MigrationTarget {
+  metadata: MetadataStore
+  blobs: BlobStore
+  /** Called after each row. */
+  onProgress?: (done: number, total: number) => void
+  /** How many images to decrypt on both sides at the end. Default 20. */
+  sampleSize?: number
+}
+
+/**
+ * Copies every image of an embedded data directory into other stores, ciphertext and
+ * wrapped keys as they are (nothing is decrypted on the way). Each blob is written before
+ * its row, so an interrupted run leaves no row without its blob; running it again skips
+ * what is already there. Afterwards it compares a sample of images decrypted on both sides.
+ */
+export async function migrate(fromDataDir: string, target: MigrationTarget): Promise<MigrationReport> {
+  const sqliteFile = path.join(fromDataDir, 'pixstore.sqlite')
+  if (!fs.existsSync(sqliteFile)) throw new PixstoreError('INVALID_CONFIG', `No Pixstore data in ${fromDataDir}`)
+  const source = createSqliteMetadataStore({ file: sqliteFile })
+  const sourceBlobs = createFilesystemBlobStore({ dir: path.join(fromDataDir, 'images') })
+  const { metadata, blobs } = target
+  if (!metadata.import) throw new PixstoreError('UNSUPPORTED', 'The destination metadata store cannot import rows')
+  const report: MigrationReport = { source: 0, copied: 0, alreadyThere: 0, conflicts: [], sampled: 0, sampleMismatches: [] }
+  const ids: string[] = []
+  try {
+    const total = await countRows(source)
+    let after: string | undefined
+    for (;;) {
+      const page = await source.list(after, 200)
+      for (const row of page) {
+        report.source++
+        const existing = await metadata.get(row.id)
+        if (existing) {
+          if (existing.token === row.token && existing.blobKey === row.blobKey) {
+            report.alreadyThere++
+            ids.push(row.id)
+          } else report.conflicts.push(row.id)
+        } else {
+          const ciphertext = await sourceBlobs.read(row.blobKey)
+          if (!ciphertext) throw new PixstoreError('STORAGE_FAILED', `The encrypted file of image "${row.id}" is missing in the source`)
+          await blobs.write(row.blobKey, ciphertext)
+          if (await metadata.import(row)) {
+            report.copied++
+            ids.push(row.id)
+          } else report.conflicts.push(row.id)
+        }
+        target.onProgress?.(report.source, total)
+      }
+      if (page.length < 200) break
+      after = page[page.length - 1]!.id
+    }
+    await compareSample(fromDataDir, target, pickSample(ids, target.sampleSize ?? 20), report)
+    return report
+  } finally {
+    await source.close()
+  }
+}
+
+async function countRows(store: MetadataStore): Promise<number> {
+  let count = 0
+  let after: string | undefined
+  for (;;) {
+    const page = await store.list(after, 1000)
+    count += page.length
+    if (page.length < 1000) return count
+    after = page[page.length - 1]!.id
+  }
+}
+
+function pickSample(ids: string[], size: number): string[] {
+  if (ids.length <= size) return ids
+  const picked = new Set([ids[0]!, ids[ids.length - 1]!])
+  while (picked.size < size) picked.add(ids[randomBytes(4).readUInt32BE() % ids.length]!)
+  return [...picked]
+}
+
+// Decrypts each sampled image through a backend on each side and compares the bytes. The
+// master keys are the ones the source was written under: PIXSTORE_MASTER_KEY, else its file.
+async function compareSample(fromDataDir: string, target: MigrationTarget, ids: string[], report: MigrationReport): Promise<void> {
+  const masterKeys = process.env.PIXSTORE_MASTER_KEY ? undefined : readMasterKeyFile(fromDataDir)
+  const secret = randomBytes(32).toString('base64url')
+  const common = { statelessProofSecret: secret, masterKeys }
+  const before = createPixstoreBackend({ ...common, dataDir: fromDataDir })
+  const after = createPixstoreBackend({ ...common, metadataStore: target.metadata, blobStore: target.blobs })
+  try {
+    for (const id of ids) {
+      const [left, right] = await Promise.all([before, after].map((backend) => plaintext(backend, id)))
+      report.sampled++
+      if (!left || !right || !left.equals(right)) report.sampleMismatches.push(id)
+    }
+  } finally {
+    await before.close()
+  }
+}
+
+async function plaintext(backend: ReturnType<typeof createPixstoreBackend>, id: string): Promise<Buffer | undefined> {
+  const record = await backend.getImageRecordAsync(id)
+  if (!record) return undefined
+  const payload = decodePayload(await backend.customEndpointHelper(id, undefined, record.statelessProof))
+  if (payload.state !== PayloadState.Updated) return undefined
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', payload.key, payload.iv).setAuthTag(payload.tag)
+    return Buffer.concat([decipher.update(payload.ciphertext), decipher.final()])
+  } catch {
+    return undefined
+  }
+}

@@ -1,0 +1,66 @@
+import { randomBytes } from 'node:crypto'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { BlobStore } from 'pixstore/backend'
+
+const newKey = () => randomBytes(16).toString('hex')
+
+/** The behaviour every blob store must have, run against one store. */
+export function testBlobStore(name: string, open: () => Promise<{ store: BlobStore; cleanup: () => Promise<void> }>): void {
+  describe(`blob store conformance: ${name}`, () => {
+    let store: BlobStore
+    let cleanup: () => Promise<void>
+    beforeEach(async () => {
+      ;({ store, cleanup } = await open())
+    })
+    afterEach(async () => {
+      await store.close()
+      await cleanup()
+    })
+
+    it('reads back exactly what it wrote, and nothing for a missing key', async () => {
+      const key = newKey()
+      const bytes = randomBytes(300_000)
+      await store.write(key, bytes)
+      expect(Buffer.from((await store.read(key))!)).toEqual(bytes)
+      expect(await store.read(newKey())).toBeUndefined()
+    })
+
+    it('deletes, and deleting a missing key is no error', async () => {
+      const key = newKey()
+      await store.write(key, randomBytes(10))
+      await store.delete(key)
+      expect(await store.read(key)).toBeUndefined()
+      await store.delete(key)
+    })
+
+    it('streams a blob with its size, where it can', async () => {
+      if (!store.open) return
+      const key = newKey()
+      const bytes = randomBytes(1_000_000)
+      await store.write(key, bytes)
+      const opened = (await store.open(key))!
+      expect(opened.size).toBe(bytes.length)
+      const chunks: Uint8Array[] = []
+      for await (const chunk of opened.body) chunks.push(chunk)
+      expect(Buffer.concat(chunks)).toEqual(bytes)
+      expect(await store.open(newKey())).toBeUndefined()
+    })
+
+    it('lists every blob with its size and a recent time, where it can', async () => {
+      if (!store.list) return
+      const keys = [newKey(), newKey(), newKey()]
+      for (const [i, key] of keys.entries()) await store.write(key, randomBytes(100 + i))
+      const listed = new Map<string, { size: number; modifiedAt: number }>()
+      for await (const blob of store.list()) listed.set(blob.key, blob)
+      for (const [i, key] of keys.entries()) {
+        expect(listed.get(key)?.size).toBe(100 + i)
+        expect(Math.abs(Date.now() - listed.get(key)!.modifiedAt)).toBeLessThan(60_000)
+      }
+    })
+
+    it('refuses a key that is not one of its own, so no key can name a path', async () => {
+      await expect(store.write('../escape', randomBytes(4))).rejects.toThrow()
+      await expect(store.read('a/b')).rejects.toThrow()
+    })
+  })
+}

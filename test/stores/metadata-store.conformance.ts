@@ -1,0 +1,112 @@
+import { randomBytes } from 'node:crypto'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { ImageVersion, MetadataStore, StoredImage } from 'pixstore/backend'
+
+const version = (id: string, overrides: Partial<ImageVersion> = {}): ImageVersion => ({
+  id,
+  keyId: 'k1',
+  wrappedKey: randomBytes(60).toString('base64'),
+  iv: randomBytes(12).toString('base64'),
+  tag: randomBytes(16).toString('base64'),
+  blobKey: randomBytes(16).toString('hex'),
+  format: 'png',
+  bytes: 1234,
+  width: 10,
+  height: 20,
+  ...overrides,
+})
+
+const codeOf = async (action: Promise<unknown>) => {
+  try {
+    await action
+    return 'OK'
+  } catch (error) {
+    return (error as { code?: string }).code
+  }
+}
+
+/** The behaviour every metadata store must have, run against one store. */
+export function testMetadataStore(name: string, open: () => Promise<{ store: MetadataStore; cleanup: () => Promise<void> }>): void {
+  describe(`metadata store conformance: ${name}`, () => {
+    let store: MetadataStore
+    let cleanup: () => Promise<void>
+    beforeEach(async () => {
+      ;({ store, cleanup } = await open())
+    })
+    afterEach(async () => {
+      await store.close()
+      await cleanup()
+    })
+
+    it('creates, reads, updates and deletes a row, reporting the blob each write replaced', async () => {
+      expect(await store.get('a')).toBeUndefined()
+      const first = version('a')
+      const created = await store.commit(first, 'create')
+      expect(created.replacedBlobKey).toBeUndefined()
+      expect(created.image).toMatchObject({ ...first, token: expect.any(Number), updatedAt: expect.any(Number) })
+      expect(await store.get('a')).toEqual(created.image)
+      const second = version('a', { format: 'jpeg', width: 30 })
+      const updated = await store.commit(second, 'update')
+      expect(updated.replacedBlobKey).toBe(first.blobKey)
+      expect(updated.image.token).toBeGreaterThan(created.image.token)
+      expect(await store.get('a')).toEqual(updated.image)
+      expect(await store.delete('a')).toEqual(updated.image)
+      expect(await store.delete('a')).toBeUndefined()
+      expect(await store.get('a')).toBeUndefined()
+    })
+
+    it('refuses to create a taken id and to update a missing one', async () => {
+      await store.commit(version('taken'), 'create')
+      expect(await codeOf(store.commit(version('taken'), 'create'))).toBe('ALREADY_EXISTS')
+      expect(await codeOf(store.commit(version('missing'), 'update'))).toBe('NOT_FOUND')
+      expect(await store.get('missing')).toBeUndefined()
+    })
+
+    it('gives strictly growing tokens across ids, deletes, re-creates and concurrent writes', async () => {
+      const tokens: number[] = []
+      tokens.push((await store.commit(version('x'), 'create')).image.token)
+      tokens.push((await store.commit(version('y'), 'create')).image.token)
+      await store.delete('x')
+      tokens.push((await store.commit(version('x'), 'create')).image.token)
+      for (let i = 1; i < tokens.length; i++) expect(tokens[i]).toBeGreaterThan(tokens[i - 1]!)
+      const concurrent = await Promise.all(Array.from({ length: 30 }, (_, i) => store.commit(version(i % 2 ? 'x' : 'y'), 'update')))
+      const issued = concurrent.map((c) => c.image.token)
+      expect(new Set(issued).size).toBe(30)
+      expect(Math.min(...issued)).toBeGreaterThan(tokens[2]!)
+      const final = [await store.get('x'), await store.get('y')] as StoredImage[]
+      expect(Math.max(...final.map((f) => f.token))).toBe(Math.max(...issued))
+    })
+
+    it('lists every row in byte order of ids, page by page', async () => {
+      const ids = ['b', 'B', 'a', 'a:1', 'a-2', 'Z', 'z', '0']
+      for (const id of ids) await store.commit(version(id), 'create')
+      const seen: string[] = []
+      let after: string | undefined
+      for (;;) {
+        const page = await store.list(after, 3)
+        seen.push(...page.map((row) => row.id))
+        if (page.length < 3) break
+        after = page[page.length - 1]!.id
+      }
+      expect(seen).toEqual([...ids].sort())
+    })
+
+    it('replaces a wrapped key only while the row still holds the expected one', async () => {
+      const { image } = await store.commit(version('r'), 'create')
+      const to = { keyId: 'k2', wrappedKey: randomBytes(60).toString('base64') }
+      expect(await store.replaceKey('r', image.blobKey, { keyId: 'k1', wrappedKey: 'stale' }, to)).toBe(false)
+      expect(await store.replaceKey('r', 'other-blob', image, to)).toBe(false)
+      expect(await store.replaceKey('r', image.blobKey, image, to)).toBe(true)
+      expect(await store.get('r')).toMatchObject({ ...to, token: image.token, blobKey: image.blobKey })
+    })
+
+    it('imports a row as it is and keeps its clock ahead of the imported token, where it can import', async () => {
+      if (!store.import) return
+      const row: StoredImage = { ...version('imported'), token: Date.now() + 10_000_000, updatedAt: 1_700_000_000_000 }
+      expect(await store.import(row)).toBe(true)
+      expect(await store.get('imported')).toEqual(row)
+      expect(await store.import({ ...row, bytes: 1 })).toBe(false)
+      expect((await store.commit(version('after'), 'create')).image.token).toBeGreaterThan(row.token)
+    })
+  })
+}
