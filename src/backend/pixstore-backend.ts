@@ -3,17 +3,18 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { PixstoreError } from '../shared/errors.js'
 import { reporting, reportingSync, setErrorHandlingMode } from '../shared/error-handling.js'
-import { PayloadState, encodeUpdatedHeader } from '../shared/wire.js'
+import { PayloadState, UPDATED_HEADER_LENGTH, encodeUpdatedHeader } from '../shared/wire.js'
 import type { ImageRecord } from '../types/index.js'
 import { resolveBackendConfig, type PixstoreBackendConfig, type ResolvedBackendConfig } from './config.js'
 import { encryptImage } from './encryption.js'
 import { assertValidId, generateId, isValidId } from './ids.js'
 import { sniffImage } from './image-sniff.js'
 import { createProofSigner } from './proof.js'
-import { dataKeyContext, loadMasterKeys, type KeyRing, type MasterKeySource } from './master-keys.js'
+import { dataKeyContext, loadMasterKeys, type MasterKeySource } from './master-keys.js'
 import { createMaintenance, type GcOptions, type GcReport, type RotationReport, type StoreStats, type VerifyReport } from './maintenance.js'
 import { loadProofSecrets, type SecretSource } from './secrets.js'
 import type { BlobStore } from './stores/blob-store.js'
+import { createBoundedCache } from './bounded-cache.js'
 import { createFilesystemBlobStore } from './stores/blob/filesystem.js'
 import type { MetadataStore, StoredImage } from './stores/metadata-store.js'
 import { createSqliteMetadataStore } from './stores/metadata/sqlite.js'
@@ -91,12 +92,11 @@ function toBytes(image: unknown): Uint8Array {
   throw new PixstoreError('INVALID_IMAGE', 'An image must be given as a Buffer, Uint8Array or ArrayBuffer')
 }
 
+// Images larger than this are streamed from stores that can stream, rather than read whole.
+const STREAM_ABOVE = 1024 * 1024
+
 const single = (state: number): PayloadParts => ({ parts: [Uint8Array.of(state)], length: 1 })
 
-/** The data key of a stored image, unwrapped. */
-function dataKeyOf(ring: KeyRing, image: StoredImage): Buffer {
-  return ring.unwrap(image.keyId, image.wrappedKey, dataKeyContext(image.id, image.blobKey))
-}
 
 /**
  * Creates a backend instance on the embedded stores (SQLite and files under `dataDir`),
@@ -139,6 +139,16 @@ export function createPixstoreBackend(options?: PixstoreBackendConfig): Pixstore
     throw error
   }
   const { ring, source: masterKeySource } = keys
+  // Every record and payload needs its image's data key: unwrapped once, then remembered.
+  const unwrapped = createBoundedCache<{ key: Buffer; base64: string }>(20_000)
+  const unwrap = (image: StoredImage) => {
+    const cacheKey = `${image.keyId}\n${image.wrappedKey}\n${image.id}\n${image.blobKey}`
+    const known = unwrapped.get(cacheKey)
+    if (known) return known
+    const key = ring.unwrap(image.keyId, image.wrappedKey, dataKeyContext(image.id, image.blobKey))
+    return unwrapped.set(cacheKey, { key, base64: key.toString('base64') })
+  }
+  const dataKeyOf = (image: StoredImage) => unwrap(image).key
   const blobs: BlobStore = config.blobStore ?? createFilesystemBlobStore({ dir: path.join(config.dataDir, 'images') })
 
   const issueTime = (options: ImageRecordOptions | undefined): number | undefined => {
@@ -153,7 +163,7 @@ export function createPixstoreBackend(options?: PixstoreBackendConfig): Pixstore
   const toRecord = (image: StoredImage, issuedAt?: number): ImageRecord => ({
     id: image.id,
     token: image.token,
-    meta: { key: dataKeyOf(ring, image).toString('base64'), iv: image.iv, tag: image.tag },
+    meta: { key: unwrap(image).base64, iv: image.iv, tag: image.tag },
     statelessProof: signer.sign(image.id, issuedAt),
     format: image.format,
     bytes: image.bytes,
@@ -241,16 +251,22 @@ export function createPixstoreBackend(options?: PixstoreBackendConfig): Pixstore
 
   // The file of a version is removed right after a newer version commits, so a reader that
   // read the row just before may find no file: it then reads the row again.
-  async function loadCurrent(id: string): Promise<{ image: StoredImage; body: Uint8Array | AsyncIterable<Uint8Array>; size: number } | undefined> {
+  async function loadCurrent(
+    id: string,
+    headerLength: (image: StoredImage) => number,
+  ): Promise<{ image: StoredImage; parts: PayloadParts['parts']; length: number } | undefined> {
     for (let attempt = 0; attempt < 8; attempt++) {
       const image = await metadata.get(id)
       if (!image) return undefined
-      if (blobs.open) {
+      const headroom = headerLength(image)
+      // Large images are streamed where the store can; others are read whole, with room for
+      // the payload header in front, so that the payload goes out in one write and no copy.
+      if (blobs.open && image.bytes + 1 > STREAM_ABOVE) {
         const opened = await blobs.open(image.blobKey)
-        if (opened) return { image, body: opened.body, size: opened.size }
+        if (opened) return { image, parts: [new Uint8Array(headroom), opened.body], length: headroom + opened.size }
       } else {
-        const ciphertext = await blobs.read(image.blobKey)
-        if (ciphertext) return { image, body: ciphertext, size: ciphertext.byteLength }
+        const bytes = await blobs.read(image.blobKey, headroom)
+        if (bytes) return { image, parts: [bytes], length: bytes.byteLength }
       }
     }
     throw new PixstoreError('STORAGE_FAILED', `The encrypted file of image "${id}" is missing`)
@@ -264,14 +280,14 @@ export function createPixstoreBackend(options?: PixstoreBackendConfig): Pixstore
       return single(PayloadState.InvalidProof)
     }
     try {
-      const current = await loadCurrent(imageId)
+      const clientHolds = (image: StoredImage) => parseClientToken(clientToken) === image.token
+      const current = await loadCurrent(imageId, (image) => (clientHolds(image) ? 1 : UPDATED_HEADER_LENGTH))
       if (!current) return single(PayloadState.NotFound)
-      const { image, body, size } = current
-      const header =
-        parseClientToken(clientToken) === image.token
-          ? Uint8Array.of(PayloadState.Success)
-          : encodeUpdatedHeader(image.token, dataKeyOf(ring, image), Buffer.from(image.iv, 'base64'), Buffer.from(image.tag, 'base64'))
-      return { parts: [header, body], length: header.byteLength + size }
+      const { image, parts, length } = current
+      const header = parts[0] as Uint8Array
+      if (clientHolds(image)) header[0] = PayloadState.Success
+      else header.set(encodeUpdatedHeader(image.token, dataKeyOf(image), Buffer.from(image.iv, 'base64'), Buffer.from(image.tag, 'base64')))
+      return { parts, length }
     } catch (error) {
       const detail = error instanceof Error ? error.message : String(error)
       console.error(`[pixstore] serving image "${imageId}" failed: ${detail}`)
@@ -290,7 +306,7 @@ export function createPixstoreBackend(options?: PixstoreBackendConfig): Pixstore
     return toRecord(image, issuedAt)
   }
 
-  const maintenance = createMaintenance({ metadata, blobs, ring, dataKeyOf: (image) => dataKeyOf(ring, image) })
+  const maintenance = createMaintenance({ metadata, blobs, ring, dataKeyOf: (image) => dataKeyOf(image) })
 
   return {
     config,

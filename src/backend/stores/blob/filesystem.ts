@@ -55,13 +55,41 @@ export function createFilesystemBlobStore(options: FilesystemBlobStoreOptions): 
         throw fail('write', cause)
       }
     },
-    async read(key) {
+    async read(key, headroom = 0) {
+      let handle: fs.FileHandle
       try {
-        return await fs.readFile(fileOf(key))
+        handle = await fs.open(fileOf(key), 'r')
       } catch (cause) {
         if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined
         throw fail('read', cause)
       }
+      try {
+        const { size } = await handle.stat()
+        const out = Buffer.allocUnsafe(headroom + size)
+        let filled = 0
+        while (filled < size) {
+          const { bytesRead } = await handle.read(out, headroom + filled, size - filled, filled)
+          if (bytesRead === 0) break
+          filled += bytesRead
+        }
+        return out.subarray(0, headroom + filled)
+      } catch (cause) {
+        throw fail('read', cause)
+      } finally {
+        await handle.close()
+      }
+    },
+    async open(key) {
+      let handle: fs.FileHandle
+      try {
+        handle = await fs.open(fileOf(key), 'r')
+      } catch (cause) {
+        if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+        throw fail('read', cause)
+      }
+      // The open handle keeps the bytes readable even if a newer version removes the file meanwhile.
+      const { size } = await handle.stat()
+      return { size, body: handle.createReadStream({ highWaterMark: 256 * 1024 }) }
     },
     async delete(key) {
       try {

@@ -75,12 +75,17 @@ export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
         throw fail('write', cause)
       }
     },
-    async read(key) {
+    async read(key, headroom = 0) {
       const opened = await this.open!(key)
       if (!opened) return undefined
-      const chunks: Uint8Array[] = []
-      for await (const chunk of opened.body) chunks.push(chunk)
-      return Buffer.concat(chunks)
+      const out = Buffer.allocUnsafe(headroom + opened.size)
+      let filled = headroom
+      for await (const chunk of opened.body) {
+        if (filled + chunk.byteLength > out.length) throw fail('read', new Error('the object is longer than announced'))
+        out.set(chunk, filled)
+        filled += chunk.byteLength
+      }
+      return out.subarray(0, filled)
     },
     async open(key) {
       const [s3, c] = [await sdk(), await getClient()]

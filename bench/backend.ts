@@ -1,0 +1,137 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { createPixstoreBackend, type PixstoreBackend } from 'pixstore/backend'
+import { benchImages, type BenchImage } from './lib/images.js'
+import { concurrentOpsPerSecond, opsPerSecond, repeat, summarise } from './lib/measure.js'
+import { record, section } from './lib/report.js'
+
+const higher = 'higher' as const
+const atLeast = (x: number, text: string) => ({ text, met: (ratio: number) => ratio >= x })
+
+/** Encrypts like Pixstore (AES-256-GCM, fresh key and IV) and writes a new file with fsync: the physical floor of a durable save. */
+async function encryptWriteSync(dir: string, bytes: Uint8Array, n: number): Promise<void> {
+  const key = randomBytes(32)
+  const iv = randomBytes(12)
+  const cipher = createCipheriv('aes-256-gcm', key, iv)
+  const ciphertext = Buffer.concat([cipher.update(bytes), cipher.final()])
+  cipher.getAuthTag()
+  const handle = await fs.promises.open(path.join(dir, `b${n}`), 'w')
+  try {
+    await handle.writeFile(ciphertext)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+/** The backend in one process: saves, updates, records and payloads beside Node's crypto and fs doing the same bytes. */
+export async function runBackendBench({ quick = false }: { quick?: boolean } = {}): Promise<void> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pixstore-bench-'))
+  const images = benchImages()
+  let peakRss = process.memoryUsage().rss
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20)
+  let backend: PixstoreBackend | undefined
+  try {
+    backend = createPixstoreBackend({ dataDir: path.join(root, 'data'), statelessProofSecret: randomBytes(32).toString('base64url') })
+    section('Backend in one process', 'Node crypto AES-256-GCM and fs on the same bytes, in the same run')
+    for (const image of images) await writes(backend, image, root, quick)
+    await concurrency(backend, images[0]!, quick)
+    await records(backend, quick)
+    for (const image of images) await payloads(backend, image, root, quick)
+    record({
+      workload: 'peak RSS of the bench process',
+      unit: 'MB',
+      pixstore: summarise([peakRss / 1048576]),
+      better: 'lower',
+    })
+  } finally {
+    clearInterval(sampler)
+    await backend?.close()
+    fs.rmSync(root, { recursive: true, force: true })
+  }
+}
+
+async function writes(backend: PixstoreBackend, image: BenchImage, root: string, quick: boolean): Promise<void> {
+  const count = image.bytes.length > 1e6 ? (quick ? 5 : 12) : quick ? 30 : 120
+  const baselineDir = fs.mkdtempSync(path.join(root, 'baseline-'))
+  let n = 0
+  const ids: string[] = []
+  const save = await repeat(3, () => opsPerSecond(count, async () => ids.push((await backend.saveImage(image.bytes))!.id)))
+  const baseline = await repeat(3, () => opsPerSecond(count, () => encryptWriteSync(baselineDir, image.bytes, n++)))
+  // Pixstore's time may be at most 1.5 × the floor's, so its rate at least 1 / 1.5 of it.
+  record({ workload: 'saveImage (durable)', size: image.label, unit: 'ops/s', pixstore: save, baseline, better: higher, target: atLeast(1 / 1.5, '<= 1.5 × time') })
+  const update = await repeat(3, () => opsPerSecond(count, (i) => backend.updateImage(ids[i % ids.length]!, image.bytes)))
+  record({ workload: 'updateImage (durable)', size: image.label, unit: 'ops/s', pixstore: update, baseline, better: higher, target: atLeast(1 / 1.5, '<= 1.5 × time') })
+  for (const id of ids) await backend.deleteImage(id)
+  fs.rmSync(baselineDir, { recursive: true, force: true })
+}
+
+async function concurrency(backend: PixstoreBackend, image: BenchImage, quick: boolean): Promise<void> {
+  const ids: string[] = []
+  for (let i = 0; i < 8; i++) ids.push((await backend.saveImage(image.bytes))!.id)
+  const count = quick ? 80 : 240
+  const one = await repeat(3, () => concurrentOpsPerSecond(count, 1, (i) => backend.updateImage(ids[i % 8]!, image.bytes)))
+  const eight = await repeat(3, () => concurrentOpsPerSecond(count, 8, (i) => backend.updateImage(ids[i % 8]!, image.bytes)))
+  record({
+    workload: 'updateImage, 8 concurrent writers vs 1',
+    size: image.label,
+    unit: 'ops/s',
+    pixstore: eight,
+    baseline: one,
+    baselineName: 'one writer',
+    better: higher,
+    target: atLeast(2, '>= 2 × one writer'),
+  })
+}
+
+async function records(backend: PixstoreBackend, quick: boolean): Promise<void> {
+  const ids: string[] = []
+  const image = benchImages()[0]!
+  for (let i = 0; i < 100; i++) ids.push((await backend.saveImage(image.bytes))!.id)
+  const count = quick ? 50_000 : 200_000
+  const sync = await repeat(3, () => opsPerSecond(count, (i) => backend.getImageRecord(ids[i % 100]!)))
+  record({
+    workload: 'getImageRecord (embedded, synchronous)',
+    unit: 'records/s',
+    pixstore: sync,
+    better: higher,
+    target: { text: '>= 100,000 records/s', met: (_ratio, row) => row.pixstore.median >= 100_000 },
+  })
+}
+
+async function payloads(backend: PixstoreBackend, image: BenchImage, root: string, quick: boolean): Promise<void> {
+  const saved = (await backend.saveImage(image.bytes))!
+  const file = path.join(root, `payload-${image.label.replace(/\W/g, '')}`)
+  const updatedPayload = await backend.customEndpointHelper(saved.id, undefined, saved.statelessProof)
+  fs.writeFileSync(file, updatedPayload)
+  const count = image.bytes.length > 1e6 ? (quick ? 20 : 60) : quick ? 500 : 2000
+  const readFile = await repeat(3, () => opsPerSecond(count, () => fs.promises.readFile(file)))
+  for (const [kind, token] of [
+    ['Success', saved.token],
+    ['Updated', undefined],
+  ] as const) {
+    const ops = await repeat(3, () => opsPerSecond(count, () => backend.customEndpointHelper(saved.id, token, saved.statelessProof)))
+    record({
+      workload: `payload generation (${kind})`,
+      size: image.label,
+      unit: 'ops/s',
+      pixstore: ops,
+      baseline: readFile,
+      baselineName: 'fs.readFile of the same bytes',
+      better: higher,
+      target: atLeast(0.9, '>= 0.9 × readFile'),
+    })
+  }
+  // The floor of decryption in the browser is the same AES-GCM: shown for reference.
+  const { key, iv, tag } = saved.meta
+  const ciphertext = updatedPayload.subarray(69)
+  const decrypt = await repeat(3, () =>
+    opsPerSecond(count, () => {
+      const d = createDecipheriv('aes-256-gcm', Buffer.from(key, 'base64'), Buffer.from(iv, 'base64')).setAuthTag(Buffer.from(tag, 'base64'))
+      return Buffer.concat([d.update(ciphertext), d.final()])
+    }),
+  )
+  record({ workload: 'AES-256-GCM decrypt alone (reference)', size: image.label, unit: 'ops/s', pixstore: decrypt, better: higher })
+}

@@ -1,0 +1,194 @@
+// Pixstore on the scale-out stores (PostgreSQL metadata, S3 blobs on an s3rver) beside the
+// embedded stores (SQLite, files): the image route under load, and record look-ups.
+// Each server (and s3rver) runs in a process of its own; autocannon runs here.
+
+import { randomBytes } from 'node:crypto'
+import path from 'node:path'
+import pg from 'pg'
+import { concurrentOpsPerSecond, opsPerSecond, repeat, summarise } from './lib/measure.js'
+import { record, section } from './lib/report.js'
+import { benchImages } from './lib/images.js'
+import { checkRun, loadRun, makeTempDir, pixstoreRequest, removeTempDir, startServer, type LoadResult, type ServerProcess } from './http.js'
+import type { SavedImage } from './servers/http-server.js'
+
+const pgUrl = process.env.PIXSTORE_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+
+async function postgresReachable(): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: pgUrl, connectionTimeoutMillis: 5000 })
+  try {
+    await client.connect()
+    await client.query('SELECT 1')
+    return undefined
+  } catch (error) {
+    return (error as Error).message || String(error)
+  } finally {
+    await client.end().catch(() => undefined)
+  }
+}
+
+async function dropSchema(schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: pgUrl, connectionTimeoutMillis: 5000 })
+  await client.connect()
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+  } finally {
+    await client.end()
+  }
+}
+
+export async function runScaleBench(options: { quick?: boolean }): Promise<void> {
+  const quick = options.quick === true
+  const duration = quick ? 1 : 2
+  const reps = 3
+  const title = 'Scale-out stores: PostgreSQL + S3 (s3rver) beside the embedded SQLite + files'
+
+  const unreachable = await postgresReachable()
+  if (unreachable !== undefined) {
+    console.log(
+      `\n## ${title}\nSKIPPED: PostgreSQL is not reachable at ${pgUrl} (${unreachable}). ` +
+        'Start one, or set PIXSTORE_BENCH_PG_URL to a database the bench may create a schema in.',
+    )
+    return
+  }
+
+  section(
+    `${title} (autocannon ${duration} s × ${reps} runs a case, Updated payload)`,
+    'the same route on the embedded stores; record look-ups: getImageRecord (synchronous) on the embedded store',
+  )
+  const started = Date.now()
+  const tmp = makeTempDir('pixstore-bench-scale-')
+  const schema = `pixstore_bench_${process.pid}_${randomBytes(4).toString('hex')}`
+  const proofSecret = randomBytes(32).toString('base64')
+  const masterKey = `bench:${randomBytes(32).toString('base64')}`
+  const servers: ServerProcess[] = []
+  const closers: (() => Promise<void>)[] = []
+  let schemaUsed = false
+  try {
+    const s3 = await startServer({ mode: 's3', dataDir: path.join(tmp, 's3') })
+    servers.push(s3)
+    const s3Options = { endpoint: String(s3.info.endpoint), bucket: String(s3.info.bucket) }
+    schemaUsed = true
+    const shared = await startServer({
+      mode: 'pixstore',
+      dataDir: path.join(tmp, 'shared-data'),
+      shared: { pgUrl, schema, s3: s3Options, proofSecret, masterKey },
+    })
+    servers.push(shared)
+    const embedded = await startServer({ mode: 'pixstore', dataDir: path.join(tmp, 'embedded-data') })
+    servers.push(embedded)
+    const images = shared.info.images as SavedImage[]
+    const embeddedImages = embedded.info.images as SavedImage[]
+    const contenders = [
+      { name: 'PostgreSQL + S3', server: shared, images },
+      { name: 'embedded', server: embedded, images: embeddedImages },
+    ]
+
+    // Both answer an Updated payload of the right length (its key and token differ per store).
+    for (const { name, server, images: saved } of contenders) {
+      for (const image of saved) {
+        const { url, headers } = pixstoreRequest(server, image, 'Updated')
+        const response = await fetch(url, { headers })
+        const body = new Uint8Array(await response.arrayBuffer())
+        if (response.status !== 200 || body[0] !== 1 || body.byteLength !== image.updatedBytes) {
+          throw new Error(`${name} ${image.id}: expected 200 with a ${image.updatedBytes}-byte Updated payload, got ${response.status} with ${body.byteLength} bytes`)
+        }
+      }
+    }
+    // The Updated payload is what the load runs fetch; the Success one must work too.
+    for (const image of images) {
+      const { url, headers } = pixstoreRequest(shared, image, 'Success')
+      const body = new Uint8Array(await (await fetch(url, { headers })).arrayBuffer())
+      if (body[0] !== 0 || body.byteLength !== image.successBytes) throw new Error(`PostgreSQL + S3 ${image.id}: the Success payload is wrong`)
+    }
+
+    for (const { server, images: saved } of contenders) {
+      for (const image of saved) {
+        const { url, headers } = pixstoreRequest(server, image, 'Updated')
+        await loadRun(url, 10, quick ? 0.3 : 0.5, headers)
+      }
+    }
+
+    const labels = benchImages().map((image) => image.label)
+    for (const [index, image] of images.entries()) {
+      for (const connections of [10, 100]) {
+        const runs: LoadResult[][] = [[], []]
+        for (let rep = 0; rep < reps; rep++) {
+          for (const [i, contender] of contenders.entries()) {
+            const target = contender.images[index]!
+            const { url, headers } = pixstoreRequest(contender.server, target, 'Updated')
+            const run = await loadRun(url, connections, duration, headers)
+            checkRun(`${contender.name} ${image.id} Updated ${connections} conn run ${rep + 1}`, run, target.updatedBytes)
+            runs[i]!.push(run)
+          }
+        }
+        const fig = (i: number, key: 'rps' | 'p99') => summarise(runs[i]!.map((run) => run[key]))
+        const workload = `PG + S3 image route Updated, ${connections} conn`
+        const size = labels[index] ?? image.label
+        record({ workload, size, unit: 'req/s', pixstore: fig(0, 'rps'), baseline: fig(1, 'rps'), baselineName: 'embedded', better: 'higher' })
+        record({ workload, size, unit: 'ms p99', pixstore: fig(0, 'p99'), baseline: fig(1, 'p99'), baselineName: 'embedded', better: 'lower' })
+      }
+    }
+
+    // Record look-ups, in this process (no load running now): PostgreSQL beside SQLite.
+    const { createPixstoreBackend, createPostgresMetadataStore, createS3BlobStore } = await import('../src/backend/index.js')
+    const pgBackend = createPixstoreBackend({
+      dataDir: path.join(tmp, 'lookup-shared'),
+      metadataStore: createPostgresMetadataStore({ connectionString: pgUrl, schema }),
+      blobStore: createS3BlobStore({
+        ...s3Options,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      }),
+      statelessProofSecret: proofSecret,
+      masterKeys: masterKey,
+      errorHandlingMode: 'throw',
+    })
+    closers.push(() => pgBackend.close())
+    const localBackend = createPixstoreBackend({ dataDir: path.join(tmp, 'lookup-embedded'), errorHandlingMode: 'throw' })
+    closers.push(() => localBackend.close())
+    await localBackend.saveImage(benchImages()[0]!.bytes, { id: 'small' })
+
+    const pgCount = quick ? 1000 : 3000
+    const localCount = quick ? 5000 : 20000
+    const pgLookup = async () => {
+      if (!(await pgBackend.getImageRecordAsync('small'))) throw new Error('no record')
+    }
+    const localLookup = () => {
+      if (!localBackend.getImageRecord('small')) throw new Error('no record')
+    }
+    // Warm up: the pool's connections, the prepared tables, the JIT.
+    await concurrentOpsPerSecond(200, 16, pgLookup)
+    await opsPerSecond(2000, localLookup)
+
+    const pgSequential = await repeat(reps, () => opsPerSecond(pgCount, pgLookup))
+    const localSequential = await repeat(reps, () => opsPerSecond(localCount, localLookup))
+    record({
+      workload: 'getImageRecordAsync on PG, sequential',
+      size: '',
+      unit: 'ops/s',
+      pixstore: pgSequential,
+      baseline: localSequential,
+      baselineName: 'getImageRecord, embedded',
+      better: 'higher',
+    })
+    const pgConcurrent = await repeat(reps, () => concurrentOpsPerSecond(pgCount * 2, 16, pgLookup))
+    const localConcurrent = await repeat(reps, () => concurrentOpsPerSecond(localCount, 16, async () => localLookup()))
+    record({
+      workload: 'getImageRecordAsync on PG, 16 callers',
+      size: '',
+      unit: 'ops/s',
+      pixstore: pgConcurrent,
+      baseline: localConcurrent,
+      baselineName: 'getImageRecord, embedded, 16 callers',
+      better: 'higher',
+    })
+    console.log(`(scale-out bench took ${((Date.now() - started) / 1000).toFixed(0)} s)`)
+  } finally {
+    for (const close of closers) await close().catch(() => undefined)
+    // Servers first: the Pixstore server holds connections to the schema.
+    await Promise.all(servers.map((server) => server.close().catch(() => undefined)))
+    if (schemaUsed) await dropSchema(schema).catch((error: unknown) => console.warn(`WARNING could not drop schema ${schema}: ${(error as Error).message}`))
+    removeTempDir(tmp)
+  }
+}
