@@ -26,8 +26,11 @@ export interface PixBench {
   baseWarm(record: ImageRecord, n: number): Promise<number[]>
   /** Cold getImage: the cache is emptied (untimed) before each of `n` timed calls. */
   pixCold(record: ImageRecord, n: number): Promise<number[]>
-  /** Cold baseline: lookup (miss) + fetch(/raw) + decrypt + put; `awaitPut` false returns the Blob before the put commits. */
-  baseCold(record: ImageRecord, n: number, awaitPut: boolean): Promise<number[]>
+  /**
+   * Cold baseline: lookup (miss) + fetch(/raw) + decrypt + put; `awaitPut` false returns the
+   * Blob before the put commits; `source` 'route' fetches Pixstore's route instead of /raw.
+   */
+  baseCold(record: ImageRecord, n: number, awaitPut: boolean, source?: 'raw' | 'route'): Promise<number[]>
   /** Total ms for getImage of every record, one after another or all at once. */
   pixMany(records: ImageRecord[], mode: 'sequential' | 'parallel'): Promise<number>
   baseManyCold(records: ImageRecord[], mode: 'sequential' | 'parallel', rawOrigin?: string): Promise<number>
@@ -40,10 +43,16 @@ export interface PixBench {
   pixFillCopies(prefix: string, from: number, count: number): Promise<number>
   /** One timed getImage of a copy (id `${prefix}${i}`), in ms. */
   pixCopy(prefix: string, i: number): Promise<number>
-  /** Fills the baseline LRU database (same two-store shape as Pixstore's) with `count` entries. */
+  /** Empties the baseline LRU database (same two-store shape as Pixstore's) and fills it with `count` entries. */
   baseLruFill(count: number): Promise<void>
-  /** One put into the baseline LRU database with an index-cursor eviction to `maxEntries`; ms. */
-  baseLruPutEvict(maxEntries: number): Promise<number>
+  /**
+   * One put into the baseline LRU database and an eviction to `maxEntries` (count, then the
+   * oldest keys from the lastUsed index in one getAllKeys); ms until the put is committed,
+   * with the eviction in the same transaction, or in a second one afterwards (`evictAfter`).
+   */
+  baseLruPutEvict(maxEntries: number, evictAfter: boolean): Promise<number>
+  /** Copies every store, index and row of database `from` into a new database `to`. */
+  copyDatabase(from: string, to: string): Promise<void>
   baseLruCount(): Promise<number>
   lastError(): string | undefined
 }
@@ -131,12 +140,25 @@ async function baseWarmOne(record: ImageRecord): Promise<Blob> {
   return baseDecrypt(row.data, record)
 }
 
-async function baseColdOne(record: ImageRecord, awaitPut: boolean, origin = ''): Promise<Blob> {
+async function baseColdOne(record: ImageRecord, awaitPut: boolean, origin = '', source: 'raw' | 'route' = 'raw'): Promise<Blob> {
   const row = await baseGet(record.id)
   if (row && row.token === record.token) return baseDecrypt(row.data, record)
-  const response = await fetch(rawUrl(record, origin), { cache: 'no-store' })
-  if (!response.ok) throw new Error(`baseline: /raw answered ${response.status}`)
-  const data = await response.arrayBuffer()
+  let data: ArrayBuffer
+  if (source === 'raw') {
+    const response = await fetch(rawUrl(record, origin), { cache: 'no-store' })
+    if (!response.ok) throw new Error(`baseline: /raw answered ${response.status}`)
+    data = await response.arrayBuffer()
+  } else {
+    // Pixstore's own route and request, the rest as the baseline does it: tells the
+    // frontend's cost from the route's.
+    const response = await fetch(`${origin}/pixstore-image/${encodeURIComponent(record.id)}`, {
+      headers: { 'x-pixstore-proof': record.statelessProof, 'x-pixstore-token': String(record.token) },
+      cache: 'no-store',
+    })
+    const payload = new Uint8Array(await response.arrayBuffer())
+    if (payload[0] !== 0) throw new Error(`baseline: payload state ${payload[0]}`)
+    data = payload.slice(1).buffer
+  }
   const blob = await baseDecrypt(data, record)
   const put = basePut(record.id, { token: record.token, data })
   if (awaitPut) await put
@@ -249,12 +271,12 @@ window.pixBench = {
     }
     return times
   },
-  async baseCold(record, n, awaitPut) {
+  async baseCold(record, n, awaitPut, source) {
     const times: number[] = []
     for (let i = 0; i < n; i++) {
       await clearBaseline()
       const start = performance.now()
-      const blob = await baseColdOne(record, awaitPut)
+      const blob = await baseColdOne(record, awaitPut, '', source)
       times.push(performance.now() - start)
       check(blob, record)
     }
@@ -303,6 +325,8 @@ window.pixBench = {
     const done = completion(tx)
     const blobs = tx.objectStore('blobs')
     const entries = tx.objectStore('entries')
+    blobs.clear()
+    entries.clear()
     for (let i = 0; i < count; i++) {
       const id = `base-${i}`
       blobs.put({ token: 1, data: lruPayload.slice().buffer }, id)
@@ -310,35 +334,77 @@ window.pixBench = {
     }
     await done
   },
-  async baseLruPutEvict(maxEntries) {
+  async baseLruPutEvict(maxEntries, evictAfter) {
     const db = await baselineLruDb()
+    const id = `base-new-${++lruClock}`
+    const put = (blobs: IDBObjectStore, entries: IDBObjectStore) => {
+      blobs.put({ token: 1, data: lruPayload!.slice().buffer }, id)
+      entries.put({ id, token: 1, size: lruPayload!.byteLength, lastUsed: lruClock })
+    }
+    // Count the small rows, then read only the keys of the oldest excess rows from the
+    // lastUsed index, in one request, and delete them.
+    const evict = async (blobs: IDBObjectStore, entries: IDBObjectStore) => {
+      const excess = (await request(entries.count())) - maxEntries
+      if (excess <= 0) return
+      const oldest = await request(entries.index('lastUsed').getAllKeys(null, excess))
+      for (const key of oldest) {
+        blobs.delete(key)
+        entries.delete(key)
+      }
+    }
     const start = performance.now()
     const tx = db.transaction(['blobs', 'entries'], 'readwrite')
     const done = completion(tx)
-    const blobs = tx.objectStore('blobs')
-    const entries = tx.objectStore('entries')
-    const id = `base-new-${++lruClock}`
-    blobs.put({ token: 1, data: lruPayload!.slice().buffer }, id)
-    entries.put({ id, token: 1, size: lruPayload!.byteLength, lastUsed: lruClock })
-    // Count the small rows, then walk the lastUsed index from the oldest: no row is read
-    // beyond those evicted.
-    let excess = (await request(entries.count())) - maxEntries
-    if (excess > 0) {
-      await new Promise<void>((resolve, reject) => {
-        const cursor = entries.index('lastUsed').openKeyCursor()
-        cursor.onerror = () => reject(cursor.error)
-        cursor.onsuccess = () => {
-          const c = cursor.result
-          if (!c || excess <= 0) return resolve()
-          blobs.delete(c.primaryKey)
-          entries.delete(c.primaryKey)
-          excess--
-          c.continue()
-        }
+    put(tx.objectStore('blobs'), tx.objectStore('entries'))
+    if (!evictAfter) await evict(tx.objectStore('blobs'), tx.objectStore('entries'))
+    await done
+    const ms = performance.now() - start
+    if (evictAfter) {
+      // The caller has its image; the clean-up runs in a transaction of its own.
+      const later = db.transaction(['blobs', 'entries'], 'readwrite')
+      const laterDone = completion(later)
+      await evict(later.objectStore('blobs'), later.objectStore('entries'))
+      await laterDone
+    }
+    return ms
+  },
+  async copyDatabase(from, to) {
+    const source = await request(indexedDB.open(from))
+    const names = Array.from(source.objectStoreNames)
+    const contents = new Map<string, { keys: IDBValidKey[]; values: unknown[] }>()
+    const schema: { name: string; keyPath: string | string[] | null; autoIncrement: boolean; indexes: { name: string; keyPath: string | string[]; unique: boolean; multiEntry: boolean }[] }[] = []
+    const read = source.transaction(names, 'readonly')
+    for (const name of names) {
+      const store = read.objectStore(name)
+      schema.push({
+        name,
+        keyPath: store.keyPath,
+        autoIncrement: store.autoIncrement,
+        indexes: Array.from(store.indexNames, (indexName) => {
+          const index = store.index(indexName)
+          return { name: indexName, keyPath: index.keyPath, unique: index.unique, multiEntry: index.multiEntry }
+        }),
       })
+      contents.set(name, { keys: await request(store.getAllKeys()), values: await request(store.getAll()) })
+    }
+    const open = indexedDB.open(to, source.version)
+    open.onupgradeneeded = () => {
+      for (const model of schema) {
+        const store = open.result.createObjectStore(model.name, { keyPath: model.keyPath, autoIncrement: model.autoIncrement })
+        for (const index of model.indexes) store.createIndex(index.name, index.keyPath, { unique: index.unique, multiEntry: index.multiEntry })
+      }
+    }
+    const target = await request(open)
+    const write = target.transaction(names, 'readwrite')
+    const done = completion(write)
+    for (const name of names) {
+      const store = write.objectStore(name)
+      const { keys, values } = contents.get(name)!
+      values.forEach((value, i) => (store.keyPath === null ? store.put(value, keys[i]) : store.put(value)))
     }
     await done
-    return performance.now() - start
+    source.close()
+    target.close()
   },
   async baseLruCount() {
     const db = await baselineLruDb()

@@ -332,6 +332,11 @@ export async function runBrowserBench(options: { quick?: boolean }): Promise<voi
         `100 small images saved in ${savingMs} ms`,
     )
     const b = bench
+    let lapStarted = Date.now()
+    const lap = () => {
+      console.log(`  (section: ${((Date.now() - lapStarted) / 1000).toFixed(0)} s)`)
+      lapStarted = Date.now()
+    }
 
     // 1. Warm getImage.
     section(
@@ -348,22 +353,26 @@ export async function runBrowserBench(options: { quick?: boolean }): Promise<voi
       }
     })
 
+    lap()
+
     // 2. Cold getImage.
     section(
       'Browser: cold getImage (empty cache, same origin)',
       'lookup (miss) + fetch(/raw/id) of the same ciphertext + WebCrypto decrypt + IndexedDB put, Blob returned once the put commits; ' +
-        'second baseline row: the same, Blob returned before the put commits',
+        'second row: the same, Blob returned before the put commits; third row: the same fetching Pixstore\'s route with its headers (payload minus its state byte)',
     )
     await inFreshPage(browser, b, async (page) => {
       for (const size of SIZES) {
         const pix: number[][] = []
         const base: number[][] = []
         const early: number[][] = []
+        const route: number[][] = []
         for (let r = 0; r < RUNS; r++) {
           const order = [
             async () => pix.push(await call(page, 'pixCold', rec[size], iterations[size])),
-            async () => base.push(await call(page, 'baseCold', rec[size], iterations[size], true)),
-            async () => early.push(await call(page, 'baseCold', rec[size], iterations[size], false)),
+            async () => base.push(await call(page, 'baseCold', rec[size], iterations[size], true, 'raw')),
+            async () => early.push(await call(page, 'baseCold', rec[size], iterations[size], false, 'raw')),
+            async () => route.push(await call(page, 'baseCold', rec[size], iterations[size], true, 'route')),
           ]
           for (let k = 0; k < order.length; k++) await order[(k + r) % order.length]!()
         }
@@ -377,8 +386,18 @@ export async function runBrowserBench(options: { quick?: boolean }): Promise<voi
           baselineName: 'fetch + decrypt, put not awaited',
           better: 'lower',
         })
+        recordRow({
+          workload: 'cold getImage vs baseline on its route, p50',
+          size: label[size],
+          unit: 'ms',
+          pixstore: p50s(pix),
+          baseline: p50s(route),
+          baselineName: "baseline fetching Pixstore's route",
+          better: 'lower',
+        })
       }
     })
+    lap()
 
     // 3. 100 distinct small images.
     section(
@@ -419,6 +438,8 @@ export async function runBrowserBench(options: { quick?: boolean }): Promise<voi
         recordRow({ workload, size: label.small, unit: 'ms', pixstore: fig(pix[key]), baseline: fig(base[key]), baselineName, better: 'lower', target })
       }
     })
+
+    lap()
 
     // 4. Requests per cold image, same origin and cross origin.
     section(
@@ -491,6 +512,8 @@ export async function runBrowserBench(options: { quick?: boolean }): Promise<voi
       console.log(`  cross-origin OPTIONS preflights for 100 distinct images, per run: ${crossMany.preflights.join(', ')}`)
     }
 
+    lap()
+
     // 5. 20 concurrent getImage calls for one record.
     section(
       'Browser: 20 concurrent getImage calls for one record (empty cache), requests at the server',
@@ -513,75 +536,88 @@ export async function runBrowserBench(options: { quick?: boolean }): Promise<voi
       }
     })
 
+    lap()
+
     // 6. LRU clean-up over 2,000 entries.
     section(
       `Browser: LRU clean-up, ${LRU_FILL.toLocaleString('en-US')} cached entries, limit lowered to ${LRU_LIMIT.toLocaleString('en-US')}`,
-      `a custom fetcher serves one small image's payload from memory under ${LRU_FILL} ids; baseline: the same two-store shape in its own database, ` +
-        `put + eviction by a key cursor over the lastUsed index (count() then delete the oldest)`,
+      `a custom fetcher serves one small image's payload from memory under ${LRU_FILL} ids (no network); baselines: Pixstore's two-store shape in a ` +
+        'database of their own, one put, then count() and the oldest keys from the lastUsed index in one getAllKeys, deleted in the same ' +
+        'transaction, or in a second transaction after the put has committed',
     )
-    {
-      const lru = { evictMs: [] as number[], evictMB: [] as number[], baseMs: [] as number[], baseMB: [] as number[] }
-      const fill = { first: [] as number[], last: [] as number[], total: [] as number[] }
+    await inFreshPage(browser, b, async (page) => {
+      // One fill through getImage (2,000 calls), timed per 100; the other runs start from
+      // copies of the filled database, taken before any eviction.
+      await call(page, 'init', { frontendImageCacheLimit: LRU_FILL, indexedDbName: 'lru-0' }, lruBase!)
+      const perHundred: number[] = []
+      for (let from = 0; from < LRU_FILL; from += 100) perHundred.push((await call(page, 'pixFillCopies', 'lru-', from, 100)) / 100)
+      const filled = await call(page, 'cacheStats')
+      if (filled?.entries !== LRU_FILL) throw new Error(`LRU fill: ${filled?.entries} entries cached, expected ${LRU_FILL}`)
+      const copyStarted = Date.now()
+      for (let r = 1; r < RUNS; r++) await call(page, 'copyDatabase', 'lru-0', `lru-${r}`)
+      const copyMs = Date.now() - copyStarted
+
+      const memorySource = await page.evaluate(() =>
+        crossOriginIsolated && 'measureUserAgentSpecificMemory' in performance
+          ? 'measureUserAgentSpecificMemory available, CDP used for the peak'
+          : 'performance.measureUserAgentSpecificMemory unavailable (the page is not cross-origin isolated), so CDP Performance.getMetrics JSHeapUsedSize: peak of samples minus the value after a forced GC',
+      )
+      const lru = { ms: [] as number[], mb: [] as number[], sameTxMs: [] as number[], sameTxMb: [] as number[], afterMs: [] as number[], afterMb: [] as number[] }
       const full = { pix: [] as number[], empty: [] as number[] }
-      let memorySource = ''
-      let samples: number[] = []
+      const samples: number[] = []
       for (let r = 0; r < RUNS; r++) {
-        await inFreshPage(browser, b, async (page) => {
-          memorySource = await page.evaluate(() =>
-            crossOriginIsolated && 'measureUserAgentSpecificMemory' in performance
-              ? 'measureUserAgentSpecificMemory available, CDP used for the peak'
-              : 'performance.measureUserAgentSpecificMemory unavailable (the page is not cross-origin isolated): CDP Performance.getMetrics JSHeapUsedSize, peak of samples minus the value after a forced GC',
-          )
-          await call(page, 'init', { frontendImageCacheLimit: LRU_FILL, indexedDbName: 'lru' }, lruBase!)
-          const first = await call(page, 'pixFillCopies', 'lru-', 0, 100)
-          const middle = await call(page, 'pixFillCopies', 'lru-', 100, LRU_FILL - 200)
-          const last = await call(page, 'pixFillCopies', 'lru-', LRU_FILL - 100, 100)
-          fill.first.push(first / 100)
-          fill.last.push(last / 100)
-          fill.total.push(first + middle + last)
-          const filled = await call(page, 'cacheStats')
-          if (filled?.entries !== LRU_FILL) throw new Error(`LRU fill: ${filled?.entries} entries cached, expected ${LRU_FILL}`)
+        await call(page, 'init', { frontendImageCacheLimit: LRU_LIMIT, indexedDbName: `lru-${r}` }, lruBase!)
+        const evict = await heapDuring(page, () => call(page, 'pixCopy', 'lru-', LRU_FILL))
+        lru.ms.push(evict.result)
+        lru.mb.push(evict.growthMB)
+        samples.push(evict.samples)
+        const after = await call(page, 'cacheStats')
+        if (after?.entries !== LRU_LIMIT) throw new Error(`LRU eviction: ${after?.entries} entries left, expected ${LRU_LIMIT}`)
 
-          await call(page, 'init', { frontendImageCacheLimit: LRU_LIMIT, indexedDbName: 'lru' }, lruBase!)
-          const evict = await heapDuring(page, () => call(page, 'pixCopy', 'lru-', LRU_FILL))
-          lru.evictMs.push(evict.result)
-          lru.evictMB.push(evict.growthMB)
-          samples.push(evict.samples)
-          const after = await call(page, 'cacheStats')
-          if (after?.entries !== LRU_LIMIT) throw new Error(`LRU eviction: ${after?.entries} entries left, expected ${LRU_LIMIT}`)
+        // Steady state: cold getImage with the cache full (each evicts one entry), beside the
+        // same call on an empty cache.
+        const fullTimes: number[] = []
+        for (let i = 1; i <= 10; i++) fullTimes.push(await call(page, 'pixCopy', 'lru-', LRU_FILL + 10 * r + i))
+        full.pix.push(percentile(fullTimes, 50))
+        await call(page, 'init', { frontendImageCacheLimit: LRU_LIMIT, indexedDbName: 'lru-empty' }, lruBase!)
+        const emptyTimes: number[] = []
+        for (let i = 0; i < 10; i++) {
+          await call(page, 'clearAll')
+          emptyTimes.push(await call(page, 'pixCopy', 'e-', i))
+        }
+        full.empty.push(percentile(emptyTimes, 50))
 
-          // Steady state: a cold getImage with the cache full (each evicts one entry), beside
-          // the same call on an empty cache.
-          const fullTimes: number[] = []
-          for (let i = 1; i <= 10; i++) fullTimes.push(await call(page, 'pixCopy', 'lru-', LRU_FILL + i))
-          full.pix.push(percentile(fullTimes, 50))
-          await call(page, 'init', { frontendImageCacheLimit: LRU_LIMIT, indexedDbName: 'lru-empty' }, lruBase!)
-          const emptyTimes: number[] = []
-          for (let i = 0; i < 10; i++) {
-            await call(page, 'clearAll')
-            emptyTimes.push(await call(page, 'pixCopy', 'e-', i))
-          }
-          full.empty.push(percentile(emptyTimes, 50))
-
+        for (const evictAfter of [false, true]) {
           await call(page, 'baseLruFill', LRU_FILL)
-          const baseEvict = await heapDuring(page, () => call(page, 'baseLruPutEvict', LRU_LIMIT))
-          lru.baseMs.push(baseEvict.result)
-          lru.baseMB.push(baseEvict.growthMB)
-          const baseLeft = await call(page, 'baseLruCount')
-          if (baseLeft !== LRU_LIMIT) throw new Error(`baseline LRU eviction: ${baseLeft} entries left`)
-        })
+          const base = await heapDuring(page, () => call(page, 'baseLruPutEvict', LRU_LIMIT, evictAfter))
+          ;(evictAfter ? lru.afterMs : lru.sameTxMs).push(base.result)
+          ;(evictAfter ? lru.afterMb : lru.sameTxMb).push(base.growthMB)
+          const left = await call(page, 'baseLruCount')
+          if (left !== LRU_LIMIT) throw new Error(`baseline LRU eviction: ${left} entries left`)
+        }
       }
       const size = label.small
-      const cursor = 'put + index-cursor eviction'
-      recordRow({ workload: `getImage evicting 1,001 of ${LRU_FILL + 1}`, size, unit: 'ms', pixstore: fig(lru.evictMs), baseline: fig(lru.baseMs), baselineName: cursor, better: 'lower', target: below(50, 'ms') })
-      recordRow({ workload: 'JS heap growth during it', size, unit: 'MB', pixstore: fig(lru.evictMB), baseline: fig(lru.baseMB), baselineName: cursor, better: 'lower', target: below(5, 'MB') })
+      const evicting = `getImage evicting 1,001 of ${(LRU_FILL + 1).toLocaleString('en-US')}`
+      const sameTx = 'put + getAllKeys eviction, one tx'
+      const afterwards = 'put, eviction in a later tx'
+      recordRow({ workload: evicting, size, unit: 'ms', pixstore: fig(lru.ms), baseline: fig(lru.sameTxMs), baselineName: sameTx, better: 'lower', target: below(50, 'ms') })
+      recordRow({ workload: 'getImage evicting 1,001, vs evict later', size, unit: 'ms', pixstore: fig(lru.ms), baseline: fig(lru.afterMs), baselineName: afterwards, better: 'lower' })
+      recordRow({ workload: 'JS heap growth during it', size, unit: 'MB', pixstore: fig(lru.mb), baseline: fig(lru.sameTxMb), baselineName: sameTx, better: 'lower', target: below(5, 'MB') })
       recordRow({ workload: `cold getImage, cache full (${LRU_LIMIT}), p50 of 10`, size, unit: 'ms', pixstore: fig(full.pix), baseline: fig(full.empty), baselineName: 'same call, empty cache', better: 'lower' })
-      recordRow({ workload: 'fill: ms per getImage, first 100', size, unit: 'ms', pixstore: fig(fill.first), better: 'lower' })
-      recordRow({ workload: `fill: ms per getImage, last 100 of ${LRU_FILL}`, size, unit: 'ms', pixstore: fig(fill.last), better: 'lower' })
-      recordRow({ workload: `fill: ${LRU_FILL} getImage, total`, size, unit: 'ms', pixstore: fig(fill.total), better: 'lower' })
+      for (const [from, to] of [[0, 100], [LRU_FILL / 2 - 100, LRU_FILL / 2], [LRU_FILL - 100, LRU_FILL]] as const) {
+        recordRow({
+          workload: `fill: ms/getImage at ${from.toLocaleString('en-US')}–${to.toLocaleString('en-US')} entries`,
+          size,
+          unit: 'ms',
+          pixstore: fig([perHundred[from / 100]!]),
+          better: 'lower',
+        })
+      }
+      const fillTotal = perHundred.reduce((sum, ms) => sum + ms * 100, 0)
+      console.log(`  fill: ${LRU_FILL} getImage in ${(fillTotal / 1000).toFixed(1)} s (one fill; ${RUNS - 1} copies of the filled database in ${copyMs} ms)`)
       console.log(`  memory: ${memorySource}; ${samples.join('/')} heap samples during the evicting call per run`)
-      samples = []
-    }
+    })
+    lap()
     console.log(`\nbrowser bench: ${((Date.now() - started) / 1000).toFixed(0)} s`)
   } finally {
     process.off('SIGINT', stop)

@@ -16,6 +16,12 @@ export interface PixstoreBackendConfig {
    */
   maxImagePixels?: number
   /**
+   * On the embedded store, encrypted images up to this many bytes are kept inside the
+   * SQLite file and committed with their metadata in one durable write; larger ones are
+   * files under `dataDir/images`. 0 keeps every image in a file. Default 256 KiB.
+   */
+  inlineImageMaxBytes?: number
+  /**
    * Master keys that wrap the per-image keys, each `id:base64` with a 32-byte key; the
    * first wraps new keys, all unwrap. Default: `PIXSTORE_MASTER_KEY` (comma-separated),
    * else a key generated once into `dataDir/master-keys` (with a warning: production
@@ -64,6 +70,7 @@ export interface ResolvedBackendConfig {
   dataDir: string
   maxImageBytes: number
   maxImagePixels: number
+  inlineImageMaxBytes: number
   masterKeys: readonly string[] | undefined
   metadataStore: MetadataStore | undefined
   blobStore: BlobStore | undefined
@@ -81,6 +88,7 @@ const defaults = {
   dataDir: './pixstore-data',
   maxImageBytes: 25 * 1024 * 1024,
   maxImagePixels: 40_000_000,
+  inlineImageMaxBytes: 256 * 1024,
   statelessKeyWindowLength: 20_000,
   defaultEndpointEnabled: true,
   defaultEndpointListenHost: '127.0.0.1',
@@ -120,6 +128,12 @@ export function resolveBackendConfig(config: PixstoreBackendConfig = {}): Resolv
     where,
     'maxImagePixels',
     'must be a positive whole number of pixels',
+  )
+  requireOption(
+    Number.isSafeInteger(c.inlineImageMaxBytes) && c.inlineImageMaxBytes >= 0 && c.inlineImageMaxBytes <= 16 * 1024 * 1024,
+    where,
+    'inlineImageMaxBytes',
+    'must be a whole number of bytes from 0 to 16 MiB',
   )
   requireOption(
     c.statelessKeyWindowLength === -1 || (Number.isSafeInteger(c.statelessKeyWindowLength) && c.statelessKeyWindowLength > 0),

@@ -17,7 +17,7 @@ import type { BlobStore } from './stores/blob-store.js'
 import { createBoundedCache } from './bounded-cache.js'
 import { createFilesystemBlobStore } from './stores/blob/filesystem.js'
 import type { MetadataStore, StoredImage } from './stores/metadata-store.js'
-import { createSqliteMetadataStore } from './stores/metadata/sqlite.js'
+import { createEmbeddedStores } from './stores/embedded.js'
 
 /** Image bytes as the backend accepts them. */
 export type ImageInput = Uint8Array | ArrayBuffer
@@ -129,13 +129,13 @@ export function createPixstoreBackend(options?: PixstoreBackendConfig): Pixstore
   }
   const { secrets, source } = loadProofSecrets(config.statelessProofSecret, config.dataDir)
   const signer = createProofSigner(secrets, config.statelessKeyWindowLength)
-  const embedded = config.metadataStore ? undefined : createSqliteMetadataStore({ file: path.join(config.dataDir, 'pixstore.sqlite') })
-  const metadata: MetadataStore = config.metadataStore ?? embedded!
+  const embedded = config.metadataStore ? undefined : createEmbeddedStores({ dataDir: config.dataDir, inlineMaxBytes: config.inlineImageMaxBytes })
+  const metadata: MetadataStore = config.metadataStore ?? embedded!.metadata
   let keys: ReturnType<typeof loadMasterKeys>
   try {
-    keys = loadMasterKeys(config.masterKeys, config.dataDir, () => embedded?.keyIdsInUseSync() ?? [])
+    keys = loadMasterKeys(config.masterKeys, config.dataDir, () => embedded?.metadata.keyIdsInUseSync() ?? [])
   } catch (error) {
-    void embedded?.close()
+    void embedded?.metadata.close()
     throw error
   }
   const { ring, source: masterKeySource } = keys
@@ -149,7 +149,7 @@ export function createPixstoreBackend(options?: PixstoreBackendConfig): Pixstore
     return unwrapped.set(cacheKey, { key, base64: key.toString('base64') })
   }
   const dataKeyOf = (image: StoredImage) => unwrap(image).key
-  const blobs: BlobStore = config.blobStore ?? createFilesystemBlobStore({ dir: path.join(config.dataDir, 'images') })
+  const blobs: BlobStore = config.blobStore ?? embedded?.blobs ?? createFilesystemBlobStore({ dir: path.join(config.dataDir, 'images') })
 
   const issueTime = (options: ImageRecordOptions | undefined): number | undefined => {
     const issuedAt = options?.issuedAt

@@ -6,9 +6,8 @@ import { decodePayload, PayloadState } from '../shared/wire.js'
 import { readMasterKeyFile } from '../backend/master-keys.js'
 import { createPixstoreBackend } from '../backend/pixstore-backend.js'
 import type { BlobStore } from '../backend/stores/blob-store.js'
-import { createFilesystemBlobStore } from '../backend/stores/blob/filesystem.js'
 import type { MetadataStore } from '../backend/stores/metadata-store.js'
-import { createSqliteMetadataStore } from '../backend/stores/metadata/sqlite.js'
+import { createEmbeddedStores } from '../backend/stores/embedded.js'
 
 /** What `migrate` did. */
 export interface MigrationReport {
@@ -43,8 +42,7 @@ export interface MigrationTarget {
 export async function migrate(fromDataDir: string, target: MigrationTarget): Promise<MigrationReport> {
   const sqliteFile = path.join(fromDataDir, 'pixstore.sqlite')
   if (!fs.existsSync(sqliteFile)) throw new PixstoreError('INVALID_CONFIG', `No Pixstore data in ${fromDataDir}`)
-  const source = createSqliteMetadataStore({ file: sqliteFile })
-  const sourceBlobs = createFilesystemBlobStore({ dir: path.join(fromDataDir, 'images') })
+  const { metadata: source, blobs: sourceBlobs } = createEmbeddedStores({ dataDir: fromDataDir, inlineMaxBytes: 0 })
   const { metadata, blobs } = target
   if (!metadata.import) throw new PixstoreError('UNSUPPORTED', 'The destination metadata store cannot import rows')
   const report: MigrationReport = { source: 0, copied: 0, alreadyThere: 0, conflicts: [], sampled: 0, sampleMismatches: [] }

@@ -5,7 +5,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPixstoreBackend, type PixstoreBackend } from 'pixstore/backend'
 import { samplePicture } from '../../demo/sample-images.js'
-import { listFiles, sha256, sleep, tempDir } from '../helpers.js'
+import { sha256, sleep, tempDir } from '../helpers.js'
 
 const writer = path.resolve('test/children/writer.mjs')
 const KILLS = 50
@@ -14,8 +14,8 @@ const VERSIONS = 24
 type State = { kind: 'absent' } | { kind: 'present'; version: number }
 
 /** Starts the writer process; resolves its output lines as they come. */
-function startWriter(dataDir: string, versionsDir: string, firstVersion: number, seed: number) {
-  const child = spawn(process.execPath, [writer, dataDir, versionsDir, String(firstVersion), String(seed), '1000000', 'mixed'], {
+function startWriter(dataDir: string, versionsDir: string, firstVersion: number, seed: number, inline: number) {
+  const child = spawn(process.execPath, [writer, dataDir, versionsDir, String(firstVersion), String(seed), '1000000', 'mixed', String(inline)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   const lines: string[] = []
@@ -46,7 +46,6 @@ async function currentHash(backend: PixstoreBackend, id: string): Promise<string
 
 describe('crash safety under SIGKILL', () => {
   const data = tempDir()
-  const dataDir = path.join(data.dir, 'data')
   const versionsDir = path.join(data.dir, 'versions')
   const hashOfVersion: string[] = []
 
@@ -60,12 +59,17 @@ describe('crash safety under SIGKILL', () => {
   })
   afterAll(() => data.remove())
 
-  it(`loses nothing acknowledged and keeps every image whole over ${KILLS} kills at random moments`, async () => {
+  // Small images live inside the SQLite file, larger ones in files: both ways are killed.
+  it.each([
+    ['inside the database', 64 * 1024],
+    ['as files', 0],
+  ])(`loses nothing acknowledged and keeps every image whole over ${KILLS} kills at random moments, images %s`, async (_how, inline) => {
+    const dataDir = path.join(data.dir, `data-${inline}`)
     const state = new Map<string, State>()
     let nextVersion = 0
     let acknowledged = 0
     for (let round = 0; round < KILLS; round++) {
-      const { child, lines, exited } = startWriter(dataDir, versionsDir, nextVersion, 1000 + round)
+      const { child, lines, exited } = startWriter(dataDir, versionsDir, nextVersion, 1000 + round, inline)
       // Kill at a random moment: sometimes during start-up, mostly in the middle of writes.
       if (round % 5 !== 0) {
         while (!lines.includes('READY')) await sleep(5)
@@ -88,7 +92,7 @@ describe('crash safety under SIGKILL', () => {
         if (mark === 'B' || mark === 'A') nextVersion = Math.max(nextVersion, Number(version) + 1)
       }
 
-      const backend = createPixstoreBackend({ dataDir })
+      const backend = createPixstoreBackend({ dataDir, inlineImageMaxBytes: inline })
       try {
         for (const id of ['img-0', 'img-1', 'img-2', 'img-3', 'img-4']) {
           const allowed: State[] = [state.get(id) ?? { kind: 'absent' }]
@@ -110,11 +114,11 @@ describe('crash safety under SIGKILL', () => {
     expect(acknowledged).toBeGreaterThan(KILLS)
 
     // Files left by writes that never committed are orphans: gc removes them and only them.
-    const backend = createPixstoreBackend({ dataDir })
+    const backend = createPixstoreBackend({ dataDir, inlineImageMaxBytes: inline })
     try {
       const report = await backend.gc({ olderThanMs: 0 })
-      const rows = (await backend.stats()).images
-      expect(listFiles(path.join(dataDir, 'images'))).toHaveLength(rows)
+      const stats = await backend.stats()
+      expect(stats.blobs?.count).toBe(stats.images)
       expect((await backend.verify()).failures).toEqual([])
       console.log(`crash test: ${acknowledged} acknowledged writes over ${KILLS} kills; gc removed ${report.removed.length} orphans`)
     } finally {

@@ -44,7 +44,8 @@ describe('Keys at rest: envelope encryption and rotation', () => {
   const cleanups: (() => void)[] = []
 
   const start = (options: Omit<PixstoreBackendConfig, 'dataDir'> = {}, dataDir = data.dir) => {
-    const backend = createPixstoreBackend({ dataDir, ...options })
+    // Images as files, so that the tests can reach the ciphertext at rest.
+    const backend = createPixstoreBackend({ dataDir, inlineImageMaxBytes: 0, ...options })
     open.push(backend)
     return backend
   }

@@ -11,7 +11,8 @@ describe('version tokens', () => {
   let data: ReturnType<typeof tempDir>
   const open: PixstoreBackend[] = []
   const start = () => {
-    const backend = createPixstoreBackend({ dataDir: data.dir })
+    // Images as files, so that the test can count them.
+    const backend = createPixstoreBackend({ dataDir: data.dir, inlineImageMaxBytes: 0 })
     open.push(backend)
     return backend
   }

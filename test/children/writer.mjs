@@ -1,12 +1,12 @@
 // A writer process for the crash and concurrency tests: it runs image operations one after
 // another on a data directory, printing "B op id version" before each and
 // "A op id version" once it is acknowledged, until it is killed or has done `count` ops.
-// Usage: node writer.mjs <dataDir> <versionsDir> <firstVersion> <seed> <count> <mode: mixed|updates>
+// Usage: node writer.mjs <dataDir> <versionsDir> <firstVersion> <seed> <count> <mode: mixed|updates> [inlineImageMaxBytes]
 import fs from 'node:fs'
 import path from 'node:path'
 import { createPixstoreBackend } from 'pixstore/backend'
 
-const [dataDir, versionsDir, first, seedText, countText, mode] = process.argv.slice(2)
+const [dataDir, versionsDir, first, seedText, countText, mode, inline] = process.argv.slice(2)
 const versions = fs.readdirSync(versionsDir).sort()
 const bytesOf = (version) => fs.readFileSync(path.join(versionsDir, versions[version % versions.length]))
 const ids = ['img-0', 'img-1', 'img-2', 'img-3', 'img-4']
@@ -20,7 +20,11 @@ const random = () => {
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296
 }
 
-const backend = createPixstoreBackend({ dataDir, errorHandlingMode: 'throw' })
+const backend = createPixstoreBackend({
+  dataDir,
+  errorHandlingMode: 'throw',
+  ...(inline === undefined ? {} : { inlineImageMaxBytes: Number(inline) }),
+})
 const say = (line) => process.stdout.write(line + '\n')
 say('READY')
 

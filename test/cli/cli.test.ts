@@ -64,7 +64,7 @@ describe('the ops CLI', () => {
   /** Opens a backend on the data dir with the given environment and checks that every id serves its fixture byte for byte. */
   async function expectImagesServed(ids: Map<string, string>, env: Record<string, string>) {
     for (const name of ['PIXSTORE_MASTER_KEY', 'PIXSTORE_PROOF_SECRET']) vi.stubEnv(name, env[name] ?? '')
-    const backend = createPixstoreBackend({ dataDir })
+    const backend = createPixstoreBackend({ dataDir, inlineImageMaxBytes: 0 })
     open.push(backend)
     for (const [name, id] of ids) {
       const record = backend.getImageRecord(id)!
@@ -151,15 +151,18 @@ describe('the ops CLI', () => {
     expect(verify).toMatchObject({ checked: 6, ok: 6, failures: [] })
   })
 
-  it('verify exits 0 on a healthy store and 1 naming the id of a tampered file', async () => {
+  it('verify exits 0 on a healthy store and 1 naming the id of a tampered image', async () => {
     await importFolder()
     const healthy = await cli(['verify', '--data-dir', dataDir])
     expect(healthy.code).toBe(0)
     expect(healthy.stdout).toContain('6 checked, 6 ok, 0 failed')
+    // Small images are kept inside the database: flip a byte of one there.
     const [victim] = rows()
-    const bytes = fs.readFileSync(blobFile(victim!.blob_key))
+    const db = new Database(path.join(dataDir, 'pixstore.sqlite'))
+    const bytes = db.prepare('SELECT data FROM pixstore_inline_blobs WHERE key = ?').pluck().get(victim!.blob_key) as Buffer
     bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0x01
-    fs.writeFileSync(blobFile(victim!.blob_key), bytes)
+    db.prepare('UPDATE pixstore_inline_blobs SET data = ? WHERE key = ?').run(bytes, victim!.blob_key)
+    db.close()
     const tampered = await cli(['verify', '--data-dir', dataDir])
     expect(tampered.code).toBe(1)
     expect(tampered.stdout).toContain(`${victim!.id}\tdecrypt-failed`)

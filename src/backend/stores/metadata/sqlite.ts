@@ -26,6 +26,11 @@ CREATE TABLE IF NOT EXISTS pixstore_images (
   height INTEGER NOT NULL,
   updated_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pixstore_inline_blobs (
+  key TEXT PRIMARY KEY,
+  data BLOB NOT NULL,
+  created_at INTEGER NOT NULL
+);
 `
 
 interface Row {
@@ -64,15 +69,30 @@ export interface SqliteMetadataStoreOptions {
   file: string
 }
 
+/** The embedded SQLite metadata store, with what only it can do. */
+export interface SqliteMetadataStore extends MetadataStore {
+  getSync(id: string): StoredImage | undefined
+  /** Ids of the master keys the stored data keys are wrapped under (at most 20). */
+  keyIdsInUseSync(): string[]
+  /**
+   * Small blobs kept inside the database: `stage` holds one in memory until the commit of
+   * the version that names it writes it in the same transaction, so a small image costs
+   * one durable commit, not a file, a directory and a commit.
+   */
+  inline: {
+    stage(key: string, bytes: Uint8Array): void
+    unstage(key: string): boolean
+    read(key: string): Buffer | undefined
+    delete(key: string): boolean
+    list(): { key: string; size: number; modifiedAt: number }[]
+  }
+}
+
 /**
  * The embedded metadata store: one SQLite file in WAL mode, shared safely by several
  * processes on one machine. Reads are synchronous, so `getImageRecord` works without `await`.
  */
-export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): MetadataStore & {
-  getSync(id: string): StoredImage | undefined
-  /** Ids of the master keys the stored data keys are wrapped under (at most 20). */
-  keyIdsInUseSync(): string[]
-} {
+export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): SqliteMetadataStore {
   let db: Database.Database
   try {
     db = new Database(options.file)
@@ -115,18 +135,33 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
      WHERE id = @id AND blob_key = @blobKey AND key_id = @fromKeyId AND wrapped_key = @fromWrappedKey`,
   )
 
+  const staged = new Map<string, Uint8Array>()
+  const insertInline = db.prepare('INSERT INTO pixstore_inline_blobs (key, data, created_at) VALUES (?, ?, ?)')
+  const selectInline = db.prepare<[string], Buffer>('SELECT data FROM pixstore_inline_blobs WHERE key = ?').pluck()
+  const deleteInline = db.prepare('DELETE FROM pixstore_inline_blobs WHERE key = ?')
+  const listInline = db.prepare<[], { key: string; size: number; created_at: number }>(
+    'SELECT key, length(data) AS size, created_at FROM pixstore_inline_blobs ORDER BY key',
+  )
+
   const commit = db.transaction((version: ImageVersion, mode: 'create' | 'update') => {
     const previous = select.get(version.id)
     if (mode === 'create' && previous) throw new PixstoreError('ALREADY_EXISTS', `An image with id "${version.id}" already exists`)
     if (mode === 'update' && !previous) throw new PixstoreError('NOT_FOUND', `No image with id "${version.id}"`)
     const updatedAt = Date.now()
     const image: StoredImage = { ...version, token: nextToken.get(updatedAt)!, updatedAt }
+    const inlineBytes = staged.get(version.blobKey)
+    if (inlineBytes) insertInline.run(version.blobKey, inlineBytes, updatedAt)
     ;(previous ? update : insert).run(image)
+    // The replaced version's inline blob goes in the same transaction: no second commit.
+    if (previous) deleteInline.run(previous.blob_key)
     return previous ? { image, replacedBlobKey: previous.blob_key } : { image }
   })
   const deleteRow = db.transaction((id: string) => {
     const previous = select.get(id)
-    if (previous) remove.run(id)
+    if (previous) {
+      remove.run(id)
+      deleteInline.run(previous.blob_key)
+    }
     return previous
   })
 
@@ -151,7 +186,14 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
     getSync,
     keyIdsInUseSync: () => guard('read', () => keyIdsInUse.all()),
     get: async (id) => getSync(id),
-    commit: async (version, mode) => guard('commit', () => commit.immediate(version, mode)),
+    commit: async (version, mode) =>
+      guard('commit', () => {
+        try {
+          return commit.immediate(version, mode)
+        } finally {
+          staged.delete(version.blobKey)
+        }
+      }),
     delete: async (id) =>
       guard('delete', () => {
         const row = deleteRow.immediate(id)
@@ -164,6 +206,13 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
         rekey.run({ id, blobKey, fromKeyId: from.keyId, fromWrappedKey: from.wrappedKey, toKeyId: to.keyId, toWrappedKey: to.wrappedKey })
           .changes === 1,
       ),
+    inline: {
+      stage: (key, bytes) => void staged.set(key, bytes),
+      unstage: (key) => staged.delete(key),
+      read: (key) => guard('read', () => selectInline.get(key)),
+      delete: (key) => guard('delete', () => selectInline.get(key) !== undefined && deleteInline.run(key).changes === 1),
+      list: () => guard('list', () => listInline.all().map((row) => ({ key: row.key, size: row.size, modifiedAt: row.created_at }))),
+    },
     close: async () => {
       if (db.open) db.close()
     },
