@@ -18,6 +18,12 @@ export interface PixstoreFrontendConfig {
   frontendImageCacheMaxBytes?: number
   /** Name of the IndexedDB database. Default `pixstore`. */
   indexedDbName?: string
+  /**
+   * How the default fetcher sends the proof and token: `query` (default) as `?proof=&token=`,
+   * which keeps a cross-origin GET a simple request, with no CORS preflight; `headers` as
+   * `x-pixstore-proof` and `x-pixstore-token`, for pixstore 3.x servers.
+   */
+  proofTransport?: 'query' | 'headers'
   /** A fetch of the image route that takes longer is aborted with `FETCH_FAILED`, in ms; 0 for none. Default 30000. */
   fetchTimeoutMs?: number
   /** How errors are reported; one mode per JavaScript realm, set only when this option is given. */
@@ -36,6 +42,7 @@ const defaults: ResolvedFrontendConfig = {
   frontendImageCacheLimit: 1000,
   frontendImageCacheMaxBytes: 200 * 1024 * 1024,
   indexedDbName: 'pixstore',
+  proofTransport: 'query',
   fetchTimeoutMs: 30_000,
   errorHandlingMode: 'hybrid',
 }
@@ -83,6 +90,7 @@ export function resolveFrontendConfig(config: PixstoreFrontendConfig = {}): Reso
     'frontendImageCacheMaxBytes',
     'must be a whole number of bytes',
   )
+  requireOption(c.proofTransport === 'query' || c.proofTransport === 'headers', where, 'proofTransport', 'must be "query" or "headers"')
   requireOption(
     Number.isSafeInteger(c.fetchTimeoutMs) && c.fetchTimeoutMs >= 0,
     where,

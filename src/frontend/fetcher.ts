@@ -10,14 +10,20 @@ import { imageUrl, type ResolvedFrontendConfig } from './config.js'
  */
 export type ImageFetcher = (record: ImageRecord, context?: unknown, signal?: AbortSignal) => Promise<Uint8Array>
 
-/** The default fetcher: `GET {route}/:id` with the proof and token in `x-pixstore-*` headers. */
+/**
+ * The default fetcher: `GET {route}/:id` with the proof and token as query parameters (so
+ * that a cross-origin request needs no preflight), or in `x-pixstore-*` headers.
+ */
 export function createDefaultFetcher(config: () => ResolvedFrontendConfig): ImageFetcher {
   return async (record, _context, signal) => {
-    const url = imageUrl(config(), record.id)
+    const { proofTransport } = config()
+    const base = imageUrl(config(), record.id)
+    const inQuery = proofTransport === 'query'
+    const url = inQuery ? `${base}?proof=${encodeURIComponent(record.statelessProof)}&token=${record.token}` : base
     let response: Response
     try {
       response = await fetch(url, {
-        headers: { 'x-pixstore-proof': record.statelessProof, 'x-pixstore-token': String(record.token) },
+        headers: inQuery ? undefined : { 'x-pixstore-proof': record.statelessProof, 'x-pixstore-token': String(record.token) },
         cache: 'no-store',
         signal,
       })

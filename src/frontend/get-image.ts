@@ -21,6 +21,8 @@ interface PendingLoad {
   promise: Promise<Blob>
   controller: AbortController
   waiters: number
+  /** The cache write this load started, if any. */
+  write?: Promise<unknown>
 }
 const inFlight = new Map<string, PendingLoad>()
 
@@ -85,7 +87,23 @@ async function safely<T>(operation: (store: ImageCache) => Promise<T>): Promise<
   }
 }
 
-async function fetchAndDecrypt(record: ImageRecord, meta: DecryptionMeta, context: unknown, signal: AbortSignal): Promise<Blob> {
+// Cache writes still under way. The load that started one stays shared until it ends (so
+// a second caller does not fetch again), and the cache's own queries wait for them.
+const writes = new Set<Promise<unknown>>()
+function track(write: Promise<unknown>): Promise<unknown> {
+  writes.add(write)
+  void write.finally(() => writes.delete(write))
+  return write
+}
+
+/** Resolves once every cache write and background cache task so far has finished. */
+async function settled(): Promise<void> {
+  while (writes.size > 0) await Promise.all(writes)
+  await safely((store) => store.idle())
+}
+
+async function fetchAndDecrypt(record: ImageRecord, meta: DecryptionMeta, context: unknown, pending: PendingLoad): Promise<Blob> {
+  const signal = pending.controller.signal
   const fetch = (fetcher ??= createDefaultFetcher(currentConfig))
   const bytes = await fetch(record, context, signal)
   signal.throwIfAborted()
@@ -96,7 +114,8 @@ async function fetchAndDecrypt(record: ImageRecord, meta: DecryptionMeta, contex
       const fresh = payload.state === PayloadState.Updated
       const token = fresh ? payload.token : record.token
       const blob = await decryptToBlob(payload.ciphertext, fresh ? payload : meta)
-      await safely((store) => store.put(record.id, { token, ciphertext: payload.ciphertext }))
+      // The caller has its image now; the cache write goes on behind it.
+      pending.write = track(safely((store) => store.put(record.id, { token, ciphertext: payload.ciphertext })))
       return blob
     }
     case PayloadState.NotFound:
@@ -113,7 +132,7 @@ async function fetchAndDecrypt(record: ImageRecord, meta: DecryptionMeta, contex
   }
 }
 
-async function load(record: ImageRecord, meta: DecryptionMeta, context: unknown, signal: AbortSignal): Promise<Blob> {
+async function load(record: ImageRecord, meta: DecryptionMeta, context: unknown, pending: PendingLoad): Promise<Blob> {
   const cached = await safely((store) => store.get(record.id))
   if (cached && cached.token === record.token) {
     try {
@@ -123,7 +142,7 @@ async function load(record: ImageRecord, meta: DecryptionMeta, context: unknown,
       await safely((store) => store.delete(record.id))
     }
   }
-  return fetchAndDecrypt(record, meta, context, signal)
+  return fetchAndDecrypt(record, meta, context, pending)
 }
 
 const abortedError = (id: string) => new PixstoreError('ABORTED', `Loading image "${id}" was aborted`)
@@ -142,15 +161,14 @@ function startLoad(key: string, record: ImageRecord, meta: DecryptionMeta, conte
   }
   // Once aborted, later callers start a new load instead of joining this one.
   controller.signal.addEventListener('abort', forget)
-  const pending: PendingLoad = {
-    controller,
-    waiters: 0,
-    promise: load(record, meta, context, controller.signal).finally(() => {
-      clearTimeout(timer)
-      forget()
-    }),
-  }
+  const pending = { controller, waiters: 0 } as PendingLoad
+  pending.promise = load(record, meta, context, pending).finally(() => clearTimeout(timer))
   inFlight.set(key, pending)
+  // Shared until the load and the cache write it started are both done.
+  void pending.promise
+    .catch(() => undefined)
+    .then(() => pending.write)
+    .finally(forget)
   return pending
 }
 
@@ -198,20 +216,32 @@ export function getImage(record: ImageRecord, context?: unknown, options?: GetIm
 
 /** Removes image `id` from the browser cache; resolves whether it was cached. */
 export function deleteCachedImage(id: string): Promise<boolean | null> {
-  return reporting(async () => (await openCache()).delete(id))
+  return reporting(async () => {
+    await settled()
+    return (await openCache()).delete(id)
+  })
 }
 
 /** Whether image `id` is in the browser cache (any version). */
 export function cachedImageExists(id: string): Promise<boolean | null> {
-  return reporting(async () => (await openCache()).has(id))
+  return reporting(async () => {
+    await settled()
+    return (await openCache()).has(id)
+  })
 }
 
 /** How many images the browser cache holds and their total ciphertext bytes. */
 export function getCacheStats(): Promise<CacheStats | null> {
-  return reporting(async () => (await openCache()).stats())
+  return reporting(async () => {
+    await settled()
+    return (await openCache()).stats()
+  })
 }
 
 /** Empties the browser cache. */
 export function clearImageCache(): Promise<void | null> {
-  return reporting(async () => (await openCache()).clear())
+  return reporting(async () => {
+    await settled()
+    return (await openCache()).clear()
+  })
 }

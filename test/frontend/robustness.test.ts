@@ -70,7 +70,7 @@ describe('two tabs on one database', () => {
 
     // Another tab opens the database at a newer version: this tab must let go, not block it.
     const upgraded = await new Promise<IDBDatabase>((resolve, reject) => {
-      const open = indexedDB.open(name, 2)
+      const open = indexedDB.open(name, 100)
       open.onsuccess = () => resolve(open.result)
       open.onerror = () => reject(open.error)
       open.onblocked = () => reject(new Error('blocked by an open connection'))

@@ -20,7 +20,10 @@ export interface CacheLimits {
 export interface ImageCache {
   /** The cached version of `id`, marked as just used; `undefined` if none. */
   get(id: string): Promise<CachedImage | undefined>
-  /** Stores a version of `id` (replacing any other), then evicts to the limits. */
+  /**
+   * Stores a version of `id` (replacing any other). Eviction to the limits may follow
+   * after the promise resolves; `idle` waits for it.
+   */
   put(id: string, image: CachedImage): Promise<void>
   /** Removes `id`; resolves whether it was cached. */
   delete(id: string): Promise<boolean>
@@ -30,6 +33,8 @@ export interface ImageCache {
   stats(): Promise<CacheStats>
   /** Removes every entry. */
   clear(): Promise<void>
+  /** Resolves once pending background work (eviction, use times) is done. */
+  idle(): Promise<void>
 }
 
 /**
@@ -85,5 +90,6 @@ export function createMemoryCache(limits: CacheLimits): ImageCache {
       entries.clear()
       bytes = 0
     },
+    idle: async () => undefined,
   }
 }

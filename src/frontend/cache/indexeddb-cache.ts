@@ -1,11 +1,18 @@
 import { nextUseTime, ownCopy, type CachedImage, type CacheLimits, type ImageCache } from './image-cache.js'
 
-// Two stores: `blobs` holds each id's token and ciphertext; `entries` holds small rows
-// (id, token, size, lastUsed) with an index on lastUsed, so eviction decides from the
-// small rows and never reads a ciphertext. Ciphertext is stored as an ArrayBuffer: some
-// browsers refuse Blob values in IndexedDB (Safari private mode).
+// Three stores: `blobs` holds each id's token and ciphertext; `entries` holds small rows
+// (id, token, size, lastUsed) indexed by lastUsed, so eviction decides from the small rows
+// and never reads a ciphertext; `totals` holds one row with the entry count and byte total,
+// updated in the same transaction as every change, so no operation counts the cache.
+// Ciphertext is stored as an ArrayBuffer: some browsers refuse Blob values (Safari private mode).
+const VERSION = 2
 const BLOBS = 'blobs'
 const ENTRIES = 'entries'
+const TOTALS = 'totals'
+const ALL = [BLOBS, ENTRIES, TOTALS]
+const TOTALS_KEY = 'all'
+// Eviction runs in transactions of this many entries, so that reads get in between.
+const EVICTION_BATCH = 200
 
 interface BlobRow {
   token: number
@@ -17,6 +24,11 @@ interface EntryRow {
   token: number
   size: number
   lastUsed: number
+}
+
+interface Totals {
+  entries: number
+  bytes: number
 }
 
 const request = <T>(req: IDBRequest<T>) =>
@@ -32,23 +44,37 @@ const completion = (tx: IDBTransaction) =>
     tx.onabort = () => reject(tx.error ?? new Error('IndexedDB transaction aborted'))
   })
 
+function upgrade(db: IDBDatabase, tx: IDBTransaction, oldVersion: number): void {
+  if (oldVersion < 1) {
+    db.createObjectStore(BLOBS)
+    db.createObjectStore(ENTRIES, { keyPath: 'id' }).createIndex('lastUsed', 'lastUsed')
+  }
+  if (oldVersion < 2) {
+    const totals = db.createObjectStore(TOTALS)
+    const sum: Totals = { entries: 0, bytes: 0 }
+    const cursor = tx.objectStore(ENTRIES).openCursor()
+    cursor.onsuccess = () => {
+      const c = cursor.result
+      if (!c) return void totals.put(sum, TOTALS_KEY)
+      sum.entries++
+      sum.bytes += (c.value as EntryRow).size
+      c.continue()
+    }
+  }
+}
+
 /**
  * Opens the IndexedDB cache. Rejects where IndexedDB is missing or refuses to open
  * (blocked, private modes), so that the caller can fall back to memory.
  */
 export async function openIndexedDbCache(name: string, limits: CacheLimits): Promise<ImageCache> {
   if (typeof indexedDB === 'undefined') throw new Error('IndexedDB is not available')
-  const open = indexedDB.open(name, 1)
-  open.onupgradeneeded = () => {
-    const db = open.result
-    db.createObjectStore(BLOBS)
-    db.createObjectStore(ENTRIES, { keyPath: 'id' }).createIndex('lastUsed', 'lastUsed')
+  const open = () => {
+    const req = indexedDB.open(name, VERSION)
+    req.onupgradeneeded = (event) => upgrade(req.result, req.transaction!, event.oldVersion)
+    return request(req)
   }
-  let db: IDBDatabase | undefined = await request(open)
-  const reopen = async () => {
-    db ??= await request(indexedDB.open(name, 1))
-    return db
-  }
+  let db: IDBDatabase | undefined = await open()
   const watch = (handle: IDBDatabase) => {
     // Another tab wants a newer schema: let it go ahead, and open again on the next use.
     handle.onversionchange = () => {
@@ -57,46 +83,102 @@ export async function openIndexedDbCache(name: string, limits: CacheLimits): Pro
     }
   }
   watch(db)
-
-  const transaction = async (mode: IDBTransactionMode) => {
-    const handle = await reopen()
-    watch(handle)
-    return handle.transaction([BLOBS, ENTRIES], mode)
+  const transaction = async (stores: string[], mode: IDBTransactionMode) => {
+    if (!db) {
+      db = await open()
+      watch(db)
+    }
+    return db.transaction(stores, mode)
   }
 
-  async function evict(entries: IDBObjectStore, blobs: IDBObjectStore): Promise<void> {
-    const rows = (await request(entries.getAll())) as EntryRow[]
-    let count = rows.length
-    let bytes = 0
-    for (const row of rows) bytes += row.size
-    if (count <= limits.maxEntries && bytes <= limits.maxBytes) return
-    rows.sort((a, b) => a.lastUsed - b.lastUsed)
-    for (const row of rows) {
-      if (count <= limits.maxEntries && bytes <= limits.maxBytes) break
-      entries.delete(row.id)
-      blobs.delete(row.id)
-      count--
-      bytes -= row.size
+  // A cache hit only reads. Its new use time waits here and is written in one batch
+  // with the next write, or a moment later, so that a hit never rewrites anything.
+  const touched = new Map<string, number>()
+  let touchTimer: ReturnType<typeof setTimeout> | undefined
+  let background: Promise<void> = Promise.resolve()
+  const inBackground = (work: () => Promise<void>) => {
+    background = background.then(work).catch(() => undefined)
+  }
+
+  function writeTouches(entries: IDBObjectStore): void {
+    for (const [id, lastUsed] of touched) {
+      const req = entries.get(id)
+      req.onsuccess = () => {
+        const row = req.result as EntryRow | undefined
+        if (row && row.lastUsed < lastUsed) entries.put({ ...row, lastUsed })
+      }
+    }
+    touched.clear()
+  }
+
+  const flushTouches = async () => {
+    if (touched.size === 0) return
+    const tx = await transaction([ENTRIES], 'readwrite')
+    writeTouches(tx.objectStore(ENTRIES))
+    await completion(tx)
+  }
+
+  async function readTotals(store: IDBObjectStore): Promise<Totals> {
+    return ((await request(store.get(TOTALS_KEY))) as Totals | undefined) ?? { entries: 0, bytes: 0 }
+  }
+
+  // Evicts least recently used entries in small transactions until the cache is within its
+  // limits, or until `extraBytes` more are free (to make room after a quota error).
+  async function evict(extraBytes = 0): Promise<void> {
+    await flushTouches()
+    for (;;) {
+      const tx = await transaction(ALL, 'readwrite')
+      const done = completion(tx)
+      const totalsStore = tx.objectStore(TOTALS)
+      const totals = await readTotals(totalsStore)
+      let freed = 0
+      const over = () => totals.entries > limits.maxEntries || totals.bytes > limits.maxBytes || freed < extraBytes
+      let removed = 0
+      if (over()) {
+        const rows = (await request(tx.objectStore(ENTRIES).index('lastUsed').getAll(null, EVICTION_BATCH))) as EntryRow[]
+        for (const row of rows) {
+          if (!over()) break
+          tx.objectStore(ENTRIES).delete(row.id)
+          tx.objectStore(BLOBS).delete(row.id)
+          totals.entries--
+          totals.bytes -= row.size
+          freed += row.size
+          removed++
+        }
+        totalsStore.put(totals, TOTALS_KEY)
+      }
+      await done
+      if (removed === 0 || !over()) return
+      extraBytes -= freed
     }
   }
 
   async function write(id: string, image: CachedImage): Promise<void> {
-    const tx = await transaction('readwrite')
+    const tx = await transaction(ALL, 'readwrite')
     const done = completion(tx)
     try {
       const blobs = tx.objectStore(BLOBS)
       const entries = tx.objectStore(ENTRIES)
+      const totalsStore = tx.objectStore(TOTALS)
+      writeTouches(entries)
+      const [previous, totals] = await Promise.all([request(entries.get(id)) as Promise<EntryRow | undefined>, readTotals(totalsStore)])
+      if (previous) {
+        totals.entries--
+        totals.bytes -= previous.size
+      }
       const size = image.ciphertext.byteLength
       if (limits.maxEntries === 0 || size > limits.maxBytes) {
         blobs.delete(id)
         entries.delete(id)
       } else {
         // A copy into its own buffer: a view would make IndexedDB clone its whole backing buffer.
-        const data = ownCopy(image.ciphertext).buffer
-        blobs.put({ token: image.token, data } satisfies BlobRow, id)
-        await request(entries.put({ id, token: image.token, size, lastUsed: nextUseTime() } satisfies EntryRow))
-        await evict(entries, blobs)
+        blobs.put({ token: image.token, data: ownCopy(image.ciphertext).buffer } satisfies BlobRow, id)
+        entries.put({ id, token: image.token, size, lastUsed: nextUseTime() } satisfies EntryRow)
+        totals.entries++
+        totals.bytes += size
       }
+      totalsStore.put(totals, TOTALS_KEY)
+      if (totals.entries > limits.maxEntries || totals.bytes > limits.maxBytes) inBackground(() => evict())
     } catch (error) {
       done.catch(() => undefined)
       if (!tx.error) tx.abort()
@@ -105,41 +187,17 @@ export async function openIndexedDbCache(name: string, limits: CacheLimits): Pro
     await done
   }
 
-  async function free(bytes: number, except: string): Promise<void> {
-    const tx = await transaction('readwrite')
-    const done = completion(tx)
-    const blobs = tx.objectStore(BLOBS)
-    const entries = tx.objectStore(ENTRIES)
-    const cursor = entries.index('lastUsed').openCursor()
-    let freed = 0
-    await new Promise<void>((resolve, reject) => {
-      cursor.onerror = () => reject(cursor.error)
-      cursor.onsuccess = () => {
-        const c = cursor.result
-        if (!c || freed >= Math.max(bytes, 1)) return resolve()
-        const row = c.value as EntryRow
-        if (row.id !== except) {
-          blobs.delete(row.id)
-          c.delete()
-          freed += Math.max(row.size, 1)
-        }
-        c.continue()
-      }
-    })
-    await done
-  }
-
   return {
     async get(id) {
-      const tx = await transaction('readwrite')
-      const done = completion(tx)
-      const blobs = tx.objectStore(BLOBS)
-      const row = (await request(blobs.get(id))) as BlobRow | undefined
-      if (row) {
-        tx.objectStore(ENTRIES).put({ id, token: row.token, size: row.data.byteLength, lastUsed: nextUseTime() } satisfies EntryRow)
-      }
-      await done
-      return row && { token: row.token, ciphertext: new Uint8Array(row.data) }
+      const tx = await transaction([BLOBS], 'readonly')
+      const row = (await request(tx.objectStore(BLOBS).get(id))) as BlobRow | undefined
+      if (!row) return undefined
+      touched.set(id, nextUseTime())
+      touchTimer ??= setTimeout(() => {
+        touchTimer = undefined
+        inBackground(flushTouches)
+      }, 1000)
+      return { token: row.token, ciphertext: new Uint8Array(row.data) }
     },
     async put(id, image) {
       try {
@@ -148,34 +206,47 @@ export async function openIndexedDbCache(name: string, limits: CacheLimits): Pro
         if ((error as { name?: unknown } | null)?.name !== 'QuotaExceededError') throw error
         // Out of storage: drop least recently used entries worth at least this image, then
         // try once more. A second failure reaches the caller, which serves the image uncached.
-        await free(image.ciphertext.byteLength, id)
+        await background
+        await evict(Math.max(image.ciphertext.byteLength, 1))
         await write(id, image)
       }
     },
     async delete(id) {
-      const tx = await transaction('readwrite')
+      await background
+      const tx = await transaction(ALL, 'readwrite')
       const done = completion(tx)
-      const existed = (await request(tx.objectStore(ENTRIES).count(id))) > 0
+      const previous = (await request(tx.objectStore(ENTRIES).get(id))) as EntryRow | undefined
+      if (previous) {
+        const totals = await readTotals(tx.objectStore(TOTALS))
+        tx.objectStore(TOTALS).put({ entries: totals.entries - 1, bytes: totals.bytes - previous.size }, TOTALS_KEY)
+      }
       tx.objectStore(BLOBS).delete(id)
       tx.objectStore(ENTRIES).delete(id)
+      touched.delete(id)
       await done
-      return existed
+      return previous !== undefined
     },
     async has(id) {
-      const tx = await transaction('readonly')
+      const tx = await transaction([ENTRIES], 'readonly')
       return (await request(tx.objectStore(ENTRIES).count(id))) > 0
     },
     async stats() {
-      const tx = await transaction('readonly')
-      const rows = (await request(tx.objectStore(ENTRIES).getAll())) as EntryRow[]
-      return { entries: rows.length, bytes: rows.reduce((sum, row) => sum + row.size, 0) }
+      const tx = await transaction([TOTALS], 'readonly')
+      return readTotals(tx.objectStore(TOTALS))
     },
     async clear() {
-      const tx = await transaction('readwrite')
+      await background
+      touched.clear()
+      const tx = await transaction(ALL, 'readwrite')
       const done = completion(tx)
       tx.objectStore(BLOBS).clear()
       tx.objectStore(ENTRIES).clear()
+      tx.objectStore(TOTALS).put({ entries: 0, bytes: 0 }, TOTALS_KEY)
       await done
+    },
+    async idle() {
+      await background
+      await flushTouches()
     },
   }
 }
