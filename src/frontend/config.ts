@@ -1,5 +1,6 @@
 import { errorHandlingModes, type ErrorHandlingMode } from '../shared/error-handling.js'
 import { rejectUnknownOptions, requireOption } from '../shared/options.js'
+import type { ImageRecord } from '../types/index.js'
 
 /** Options of `initPixstoreFrontend`. Every one has a default; same-origin apps need none. */
 export interface PixstoreFrontendConfig {
@@ -26,18 +27,25 @@ export interface PixstoreFrontendConfig {
   proofTransport?: 'query' | 'headers'
   /** A fetch of the image route that takes longer is aborted with `FETCH_FAILED`, in ms; 0 for none. Default 30000. */
   fetchTimeoutMs?: number
+  /**
+   * Default `refresh` for every `getImage` and `getImageURL`: given a record whose proof the
+   * image route refused, returns a fresh one (from the app's API); the load is retried once.
+   */
+  refresh?: (stale: ImageRecord) => Promise<ImageRecord>
   /** How errors are reported; one mode per JavaScript realm, set only when this option is given. */
   errorHandlingMode?: ErrorHandlingMode
 }
 
 /** The frontend configuration with every default filled in. */
-export type ResolvedFrontendConfig = Required<Omit<PixstoreFrontendConfig, 'defaultEndpointConnectPort'>> & {
+export type ResolvedFrontendConfig = Required<Omit<PixstoreFrontendConfig, 'defaultEndpointConnectPort' | 'refresh'>> & {
   defaultEndpointConnectPort: number | undefined
+  refresh: PixstoreFrontendConfig['refresh']
 }
 
 const defaults: ResolvedFrontendConfig = {
   defaultEndpointConnectHost: '',
   defaultEndpointConnectPort: undefined,
+  refresh: undefined,
   defaultEndpointRoute: '/pixstore-image',
   frontendImageCacheLimit: 1000,
   frontendImageCacheMaxBytes: 200 * 1024 * 1024,
@@ -90,6 +98,7 @@ export function resolveFrontendConfig(config: PixstoreFrontendConfig = {}): Reso
     'frontendImageCacheMaxBytes',
     'must be a whole number of bytes',
   )
+  requireOption(c.refresh === undefined || typeof c.refresh === 'function', where, 'refresh', 'must be a function returning a fresh record')
   requireOption(c.proofTransport === 'query' || c.proofTransport === 'headers', where, 'proofTransport', 'must be "query" or "headers"')
   requireOption(
     Number.isSafeInteger(c.fetchTimeoutMs) && c.fetchTimeoutMs >= 0,

@@ -30,7 +30,16 @@ const inFlight = new Map<string, PendingLoad>()
 export interface GetImageOptions {
   /** Aborts this call with `ABORTED`; the shared request is aborted once every caller waiting on it has aborted. */
   signal?: AbortSignal
+  /**
+   * Called once when the image route refuses the record's proof (`INVALID_PROOF` or
+   * `MISSING_PROOF`), typically to fetch a fresh record from the app's API; the load is then
+   * retried with what it returns. Overrides the `refresh` given to `initPixstoreFrontend`.
+   */
+  refresh?: RefreshRecord
 }
+
+/** Gives a fresh record for a stale one: usually a call to the app's own API. */
+export type RefreshRecord = (stale: ImageRecord) => Promise<ImageRecord>
 
 const currentConfig = () => (config ??= resolveFrontendConfig())
 
@@ -204,14 +213,33 @@ function waitFor(pending: PendingLoad, id: string, signal: AbortSignal | undefin
  * ```
  */
 export function getImage(record: ImageRecord, context?: unknown, options?: GetImageOptions): Promise<Blob | null> {
-  return reporting(async () => {
-    const { record: checked, meta } = parseRecord(record)
+  return reporting(() => loadImage(record, context, options))
+}
+
+/** `getImage` without the error reporting: resolves the Blob or throws a PixstoreError. */
+export async function loadImage(record: ImageRecord, context?: unknown, options?: GetImageOptions): Promise<Blob> {
+  const once = async (candidate: ImageRecord) => {
+    const { record: checked, meta } = parseRecord(candidate)
     const signal = options?.signal
     if (signal?.aborted) throw abortedError(checked.id)
     const key = `${checked.id}\n${checked.token}`
     const pending = inFlight.get(key) ?? startLoad(key, checked, meta, context)
     return waitFor(pending, checked.id, signal)
-  })
+  }
+  try {
+    return await once(record)
+  } catch (error) {
+    const refresh = options?.refresh ?? currentConfig().refresh
+    const refused = error instanceof PixstoreError && (error.code === 'INVALID_PROOF' || error.code === 'MISSING_PROOF')
+    if (!refused || !refresh) throw error
+    let fresh: ImageRecord
+    try {
+      fresh = await refresh(record)
+    } catch (cause) {
+      throw new PixstoreError('INVALID_PROOF', `The proof for image "${record.id}" was refused and refreshing the record failed`, { cause })
+    }
+    return once(fresh)
+  }
 }
 
 /** Removes image `id` from the browser cache; resolves whether it was cached. */

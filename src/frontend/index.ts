@@ -6,7 +6,9 @@ export {
   getCacheStats,
   clearImageCache,
 } from './get-image.js'
-export type { GetImageOptions } from './get-image.js'
+export { getImageURL, releaseImageURL, heldImageURLCount } from './object-urls.js'
+export type { GetImageURLOptions } from './object-urls.js'
+export type { GetImageOptions, RefreshRecord } from './get-image.js'
 export type { PixstoreFrontendConfig } from './config.js'
 export type { ImageFetcher } from './fetcher.js'
 export type { CacheStats } from './cache/image-cache.js'
