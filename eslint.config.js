@@ -14,7 +14,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/frontend/**', 'src/shared/**', 'src/types/**'],
+    files: ['src/frontend/**', 'src/element/**', 'src/react/**', 'src/shared/**', 'src/types/**'],
     languageOptions: { globals: { ...globals.browser } },
     rules: {
       'no-restricted-imports': ['error', { patterns: ['node:*', '**/backend/**'] }],

@@ -8,6 +8,8 @@ export default defineConfig({
     alias: {
       'pixstore/backend': src('backend'),
       'pixstore/frontend': src('frontend'),
+      'pixstore/element': src('element'),
+      'pixstore/react': src('react'),
       'pixstore/shared': src('shared'),
       'pixstore/types': src('types'),
     },

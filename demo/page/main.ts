@@ -1,3 +1,4 @@
+import { definePixstoreImage } from 'pixstore/element'
 import {
   cachedImageExists,
   clearImageCache,
@@ -15,6 +16,7 @@ interface Player {
   imageRecord: ImageRecord | null
 }
 
+definePixstoreImage()
 // `?cacheLimit=N` shows eviction with a small cache.
 const cacheLimit = new URLSearchParams(location.search).get('cacheLimit')
 initPixstoreFrontend(cacheLimit ? { frontendImageCacheLimit: Number(cacheLimit) } : {})
@@ -23,7 +25,7 @@ performance.setResourceTimingBufferSize(100_000)
 const grid = document.querySelector<HTMLElement>('#grid')!
 const template = document.querySelector<HTMLTemplateElement>('#card')!
 const message = document.querySelector<HTMLElement>('#message')!
-const cards = new Map<string, { card: HTMLElement; url?: string }>()
+const cards = new Map<string, { card: HTMLElement }>()
 let networkBytes = 0
 
 const formatBytes = (n: number) => (n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1024 / 1024).toFixed(2)} MB`)
@@ -53,7 +55,7 @@ function cardFor(player: Player): HTMLElement {
   const card = template.content.firstElementChild!.cloneNode(true) as HTMLElement
   card.dataset.id = player.id
   field(card, 'name').textContent = player.name
-  card.querySelector('img')!.alt = player.name
+  card.querySelector('pixstore-image')!.setAttribute('alt', player.name)
   card.querySelector<HTMLInputElement>('.replace')!.addEventListener('change', (event) => {
     const input = event.target as HTMLInputElement
     if (input.files?.[0]) void replace(player.id, input.files[0]).finally(() => (input.value = ''))
@@ -65,30 +67,39 @@ function cardFor(player: Player): HTMLElement {
   return card
 }
 
-/** Loads one image through getImage and shows where it came from. */
+type ImageElement = HTMLElement & { record: ImageRecord | null }
+
+/** Hands a record to the card's <pixstore-image> and shows where the image came from. */
 async function show(player: Player, record: ImageRecord | null = player.imageRecord): Promise<void> {
   const card = cardFor(player)
-  const entry = cards.get(player.id)!
   card.dataset.state = 'loading'
   if (!record) return fail(card, 'NOT_FOUND')
   const started = performance.now()
-  const blob = await getImage(record)
-  if (!blob) return fail(card, getLastPixstoreError()?.code ?? 'UNKNOWN')
+  const element = card.querySelector<ImageElement>('pixstore-image')!
+  const settled = new Promise<void>((resolve) => {
+    const done = () => {
+      element.removeEventListener('load', done)
+      element.removeEventListener('error', done)
+      resolve()
+    }
+    element.addEventListener('load', done)
+    element.addEventListener('error', done)
+  })
+  // The element shares and revokes object URLs itself, as images are replaced or removed.
+  element.record = record
+  await settled
+  if (element.dataset.state !== 'loaded') return fail(card, element.dataset.error ?? 'UNKNOWN')
   const imagePath = `/pixstore-image/${encodeURIComponent(record.id)}`
   const transfers = performance
     .getEntriesByType('resource')
     .filter((e) => e.startTime >= started && new URL(e.name).pathname === imagePath) as PerformanceResourceTiming[]
   const bytes = transfers.reduce((sum, e) => sum + e.encodedBodySize, 0)
   networkBytes += bytes
-  const img = card.querySelector('img')!
-  const url = URL.createObjectURL(blob)
-  // The previous picture of this card is no longer shown: free its object URL.
-  if (entry.url) URL.revokeObjectURL(entry.url)
-  entry.url = url
-  img.src = url
-  await img.decode().catch(() => undefined)
+  // The page shows the image's hash so that anyone (and the browser tests) can check it.
+  const img = element.shadowRoot!.querySelector('img')!
+  const blob = await (await fetch(img.src)).blob()
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', await blob.arrayBuffer()))
-  img.dataset.sha256 = Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('')
+  card.dataset.sha256 = Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('')
   const source = transfers.length > 0 ? 'network' : 'cache'
   Object.assign(field(card, 'source'), { textContent: source }).dataset.source = source
   field(card, 'bytes').textContent = transfers.length > 0 ? formatBytes(bytes) : '0 B'
@@ -115,7 +126,7 @@ async function loadAll(): Promise<void> {
 function dropCard(id: string): void {
   const entry = cards.get(id)
   if (!entry) return
-  if (entry.url) URL.revokeObjectURL(entry.url)
+  // Removing the element releases its object URL.
   entry.card.remove()
   cards.delete(id)
 }

@@ -32,25 +32,28 @@ const versionOf = new Map<string, string>()
  * ```
  */
 export function getImageURL(record: ImageRecord, options?: GetImageURLOptions): Promise<string | null> {
-  return reporting(async () => {
-    const version = `${record.id}\n${record.token}`
-    const held = byVersion.get(version)
-    if (held) {
-      held.users++
-      return held.url
-    }
-    const blob = await loadImage(record, options?.context, options)
-    // Another caller may have made the URL while this one waited.
-    const made = byVersion.get(version)
-    if (made) {
-      made.users++
-      return made.url
-    }
-    const url = URL.createObjectURL(blob)
-    byVersion.set(version, { url, users: 1 })
-    versionOf.set(url, version)
-    return url
-  })
+  return reporting(() => acquireImageURL(record, options))
+}
+
+/** `getImageURL` without the error reporting: resolves the URL or throws a PixstoreError. */
+export async function acquireImageURL(record: ImageRecord, options?: GetImageURLOptions): Promise<string> {
+  const version = `${record.id}\n${record.token}`
+  const held = byVersion.get(version)
+  if (held) {
+    held.users++
+    return held.url
+  }
+  const blob = await loadImage(record, options?.context, options)
+  // Another caller may have made the URL while this one waited.
+  const made = byVersion.get(version)
+  if (made) {
+    made.users++
+    return made.url
+  }
+  const url = URL.createObjectURL(blob)
+  byVersion.set(version, { url, users: 1 })
+  versionOf.set(url, version)
+  return url
 }
 
 /** Gives back a URL from {@link getImageURL}; the last release revokes it. Unknown URLs are ignored. */

@@ -47,9 +47,9 @@ describe.runIf(browserTestsEnabled())('the demo in Chromium', () => {
       error: card.dataset.error,
       token: card.dataset.token,
       source: card.querySelector<HTMLElement>('.source')!.dataset.source,
-      sha256: card.querySelector('img')!.dataset.sha256,
-      width: card.querySelector('img')!.naturalWidth,
-      height: card.querySelector('img')!.naturalHeight,
+      sha256: card.dataset.sha256,
+      width: card.querySelector('pixstore-image')!.shadowRoot!.querySelector('img')!.naturalWidth,
+      height: card.querySelector('pixstore-image')!.shadowRoot!.querySelector('img')!.naturalHeight,
     }))
   const open = async (p: Page, url = demo.url) => {
     await p.goto(url)
@@ -161,7 +161,7 @@ describe.runIf(browserTestsEnabled())('the demo in Chromium', () => {
     await expect.poll(() => cardState(page, 'player-3').then((c) => c.state)).toBe('error')
     expect((await cardState(page, 'player-3')).error).toBe('INVALID_PROOF')
     expect(await page.locator('article[data-id="player-3"] .error').isVisible()).toBe(true)
-    expect(await page.locator('article[data-id="player-3"] img').isVisible()).toBe(false)
+    expect(await page.locator('article[data-id="player-3"] pixstore-image').isVisible()).toBe(false)
   })
 
   it('keeps at most 5 entries, the most recently used, with a cache limit of 5', async () => {
