@@ -3,7 +3,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { PixstoreError } from '../shared/errors.js'
 import { reporting, reportingSync, setErrorHandlingMode } from '../shared/error-handling.js'
-import { PayloadState, UPDATED_HEADER_LENGTH, encodeUpdatedHeader } from '../shared/wire.js'
+import { PayloadState, encodeUpdatedHeader } from '../shared/wire.js'
 import type { ImageRecord } from '../types/index.js'
 import { resolveBackendConfig, type PixstoreBackendConfig, type ResolvedBackendConfig } from './config.js'
 import { encryptImage } from './encryption.js'
@@ -251,22 +251,18 @@ export function createPixstoreBackend(options?: PixstoreBackendConfig): Pixstore
 
   // The file of a version is removed right after a newer version commits, so a reader that
   // read the row just before may find no file: it then reads the row again.
-  async function loadCurrent(
-    id: string,
-    headerLength: (image: StoredImage) => number,
-  ): Promise<{ image: StoredImage; parts: PayloadParts['parts']; length: number } | undefined> {
+  async function loadCurrent(id: string): Promise<{ image: StoredImage; body: Uint8Array | AsyncIterable<Uint8Array>; size: number } | undefined> {
     for (let attempt = 0; attempt < 8; attempt++) {
       const image = await metadata.get(id)
       if (!image) return undefined
-      const headroom = headerLength(image)
-      // Large images are streamed where the store can; others are read whole, with room for
-      // the payload header in front, so that the payload goes out in one write and no copy.
+      // Large images are streamed where the store can; smaller ones are read whole, which
+      // costs less per request.
       if (blobs.open && image.bytes + 1 > STREAM_ABOVE) {
         const opened = await blobs.open(image.blobKey)
-        if (opened) return { image, parts: [new Uint8Array(headroom), opened.body], length: headroom + opened.size }
+        if (opened) return { image, body: opened.body, size: opened.size }
       } else {
-        const bytes = await blobs.read(image.blobKey, headroom)
-        if (bytes) return { image, parts: [bytes], length: bytes.byteLength }
+        const bytes = await blobs.read(image.blobKey)
+        if (bytes) return { image, body: bytes, size: bytes.byteLength }
       }
     }
     throw new PixstoreError('STORAGE_FAILED', `The encrypted file of image "${id}" is missing`)
@@ -280,14 +276,14 @@ export function createPixstoreBackend(options?: PixstoreBackendConfig): Pixstore
       return single(PayloadState.InvalidProof)
     }
     try {
-      const clientHolds = (image: StoredImage) => parseClientToken(clientToken) === image.token
-      const current = await loadCurrent(imageId, (image) => (clientHolds(image) ? 1 : UPDATED_HEADER_LENGTH))
+      const current = await loadCurrent(imageId)
       if (!current) return single(PayloadState.NotFound)
-      const { image, parts, length } = current
-      const header = parts[0] as Uint8Array
-      if (clientHolds(image)) header[0] = PayloadState.Success
-      else header.set(encodeUpdatedHeader(image.token, dataKeyOf(image), Buffer.from(image.iv, 'base64'), Buffer.from(image.tag, 'base64')))
-      return { parts, length }
+      const { image, body, size } = current
+      const header =
+        parseClientToken(clientToken) === image.token
+          ? Uint8Array.of(PayloadState.Success)
+          : encodeUpdatedHeader(image.token, dataKeyOf(image), Buffer.from(image.iv, 'base64'), Buffer.from(image.tag, 'base64'))
+      return { parts: [header, body], length: header.byteLength + size }
     } catch (error) {
       const detail = error instanceof Error ? error.message : String(error)
       console.error(`[pixstore] serving image "${imageId}" failed: ${detail}`)

@@ -65,7 +65,7 @@ export async function answerImageRequest(backend: PixstoreBackend, request: Imag
   const proof = request.header('x-pixstore-proof') ?? request.query('proof')
   const token = request.header('x-pixstore-token') ?? request.query('token')
   const { parts, length } = await backend.payloadParts(id, token, proof)
-  if (method === 'HEAD') for (const part of parts) if (!(part instanceof Uint8Array)) await discard(part)
+  if (method === 'HEAD') for (const part of parts) if (!(part instanceof Uint8Array)) await closeStream(part)
   return {
     status: 200,
     headers: {
@@ -80,7 +80,13 @@ export async function answerImageRequest(backend: PixstoreBackend, request: Imag
   }
 }
 
-// A stream that will not be sent is still closed, so that its connection or file is released.
-async function discard(stream: AsyncIterable<Uint8Array>): Promise<void> {
-  await stream[Symbol.asyncIterator]().return?.()
+/**
+ * Closes a stream that will not be read to its end, so that its file or connection is
+ * released. A Node stream is destroyed: asking a fresh iterator to return would not
+ * reach a stream that was never read.
+ */
+export async function closeStream(stream: AsyncIterable<Uint8Array>): Promise<void> {
+  const destroy = (stream as { destroy?: () => void }).destroy
+  if (typeof destroy === 'function') destroy.call(stream)
+  else await stream[Symbol.asyncIterator]().return?.()
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { PixstoreBackend } from '../pixstore-backend.js'
-import { answerImageRequest, isImageRoutePath } from './answer.js'
+import { answerImageRequest, closeStream, isImageRoutePath } from './answer.js'
 
 /**
  * A node `(req, res, next?)` handler: works as a node:http request listener and as
@@ -14,10 +14,17 @@ export type PixstoreNodeHandler = (
 
 const headerValue = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value)
 
-/** Writes the parts in order, waiting whenever the socket is full; stops if the client leaves. */
+/**
+ * Writes the parts in order, waiting whenever the socket is full. A client that leaves
+ * (before or during the answer) ends it: nothing more is written or waited for, and every
+ * stream not yet sent is closed, so that no file or connection stays open.
+ */
 async function send(res: ServerResponse, body: (Uint8Array | AsyncIterable<Uint8Array>)[]): Promise<void> {
+  // The response may have been closed before this point: check the socket itself too.
+  const gone = () => res.destroyed || res.writableEnded || !res.socket || res.socket.destroyed
   const write = async (chunk: Uint8Array) => {
-    if (!res.write(chunk)) await new Promise<void>((resolve) => {
+    if (res.write(chunk) || gone()) return
+    await new Promise<void>((resolve) => {
       const done = () => {
         res.off('drain', done)
         res.off('close', done)
@@ -25,20 +32,32 @@ async function send(res: ServerResponse, body: (Uint8Array | AsyncIterable<Uint8
       }
       res.on('drain', done)
       res.on('close', done)
+      if (gone()) done()
     })
   }
-  for (const part of body) {
-    if (part instanceof Uint8Array) await write(part)
-    else {
-      // Leaving the loop early (client gone) closes the source stream.
-      for await (const chunk of part) {
-        if (res.destroyed) break
-        await write(chunk)
+  let next = 0
+  try {
+    // Leading byte parts go out together in one write.
+    res.cork()
+    while (next < body.length && body[next] instanceof Uint8Array && !gone()) void write(body[next++] as Uint8Array)
+    res.uncork()
+    for (; next < body.length && !gone(); next++) {
+      const part = body[next]!
+      if (part instanceof Uint8Array) await write(part)
+      else {
+        for await (const chunk of part) {
+          if (gone()) break
+          await write(chunk)
+        }
       }
     }
-    if (res.destroyed) return
+  } finally {
+    for (; next < body.length; next++) {
+      const part = body[next]!
+      if (!(part instanceof Uint8Array)) await closeStream(part)
+    }
   }
-  res.end()
+  if (!gone()) res.end()
 }
 
 /** Creates the node handler of the image route for `backend`. */

@@ -5,12 +5,8 @@
 export interface BlobStore {
   /** Stores `bytes` under a new `key`; durable once the promise resolves. */
   write(key: string, bytes: Uint8Array): Promise<void>
-  /**
-   * The bytes under `key`, or `undefined` if there are none. With `headroom`, the result
-   * starts with that many spare bytes before the blob's (so a payload header can be
-   * written in front without copying the blob).
-   */
-  read(key: string, headroom?: number): Promise<Uint8Array | undefined>
+  /** The bytes under `key`, or `undefined` if there are none. */
+  read(key: string): Promise<Uint8Array | undefined>
   /**
    * Optional capability: the bytes under `key` as a stream, with their size, or
    * `undefined` if there are none. Where a store has it, the image route streams images

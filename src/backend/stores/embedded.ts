@@ -25,13 +25,8 @@ export function createEmbeddedStores(options: EmbeddedStoresOptions): { metadata
       if (bytes.byteLength <= options.inlineMaxBytes) inline.stage(key, bytes)
       else await files.write(key, bytes)
     },
-    async read(key, headroom = 0) {
-      const bytes = inline.read(key)
-      if (!bytes) return files.read(key, headroom)
-      if (headroom === 0) return bytes
-      const out = Buffer.allocUnsafe(headroom + bytes.byteLength)
-      out.set(bytes, headroom)
-      return out
+    async read(key) {
+      return inline.read(key) ?? files.read(key)
     },
     async open(key) {
       const bytes = inline.read(key)

@@ -1,3 +1,4 @@
+import fsCallbacks from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { PixstoreError } from '../../../shared/errors.js'
@@ -55,29 +56,16 @@ export function createFilesystemBlobStore(options: FilesystemBlobStoreOptions): 
         throw fail('write', cause)
       }
     },
-    async read(key, headroom = 0) {
-      let handle: fs.FileHandle
-      try {
-        handle = await fs.open(fileOf(key), 'r')
-      } catch (cause) {
-        if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-        throw fail('read', cause)
-      }
-      try {
-        const { size } = await handle.stat()
-        const out = Buffer.allocUnsafe(headroom + size)
-        let filled = 0
-        while (filled < size) {
-          const { bytesRead } = await handle.read(out, headroom + filled, size - filled, filled)
-          if (bytesRead === 0) break
-          filled += bytesRead
-        }
-        return out.subarray(0, headroom + filled)
-      } catch (cause) {
-        throw fail('read', cause)
-      } finally {
-        await handle.close()
-      }
+    async read(key) {
+      const file = fileOf(key)
+      // The callback form: it reads in one native call, far cheaper per request than the promise form.
+      return new Promise((resolve, reject) => {
+        fsCallbacks.readFile(file, (cause, bytes) => {
+          if (!cause) resolve(bytes)
+          else if (cause.code === 'ENOENT') resolve(undefined)
+          else reject(fail('read', cause))
+        })
+      })
     },
     async open(key) {
       let handle: fs.FileHandle

@@ -75,11 +75,11 @@ export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
         throw fail('write', cause)
       }
     },
-    async read(key, headroom = 0) {
+    async read(key) {
       const opened = await this.open!(key)
       if (!opened) return undefined
-      const out = Buffer.allocUnsafe(headroom + opened.size)
-      let filled = headroom
+      const out = Buffer.allocUnsafe(opened.size)
+      let filled = 0
       for await (const chunk of opened.body) {
         if (filled + chunk.byteLength > out.length) throw fail('read', new Error('the object is longer than announced'))
         out.set(chunk, filled)
