@@ -17,7 +17,6 @@ import fs from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
-import { benchImages } from '../lib/images.js'
 
 /** What the parent passes as the first argument, as JSON. */
 export interface ServerOptions {
@@ -26,6 +25,11 @@ export interface ServerOptions {
   dataDir?: string
   /** pixstore: where to write the payload files (omit to write none); readfile, stream: where to serve them from. */
   filesDir?: string
+  /**
+   * pixstore: the images to save, as files the parent wrote (generating them here would
+   * leave the JPEG encoder's garbage in this process's RSS).
+   */
+  images?: { id: string; label: string; file: string }[]
   /** pixstore on PostgreSQL and S3 instead of the embedded stores. */
   shared?: {
     pgUrl: string
@@ -128,11 +132,10 @@ async function startPixstore(): Promise<void> {
         }
       : {}),
   })
-  const ids = ['small', 'medium', 'large']
   const images: SavedImage[] = []
-  for (const [i, image] of benchImages().entries()) {
-    const id = ids[i]!
-    const record = await backend.saveImage(image.bytes, { id })
+  for (const image of options.images ?? []) {
+    const { id } = image
+    const record = await backend.saveImageFromFile(image.file, { id })
     if (!record) throw new Error(`saving the ${image.label} image failed`)
     const success = await backend.customEndpointHelper(id, record.token, record.statelessProof)
     const updated = await backend.customEndpointHelper(id, undefined, record.statelessProof)
@@ -161,7 +164,7 @@ async function startPixstore(): Promise<void> {
     await closeServer(server)
     await backend.close()
   }
-  send({ type: 'ready', port, images, route: backend.config.defaultEndpointRoute })
+  send({ type: 'ready', port, images, route: backend.config.defaultEndpointRoute, rss: process.memoryUsage().rss })
 }
 
 async function startFileServer(mode: 'readfile' | 'stream'): Promise<void> {
@@ -206,7 +209,7 @@ async function startFileServer(mode: 'readfile' | 'stream'): Promise<void> {
   const server = createServer(mode === 'readfile' ? readFileHandler : streamHandler)
   const port = await listen(server)
   closing = () => closeServer(server)
-  send({ type: 'ready', port })
+  send({ type: 'ready', port, rss: process.memoryUsage().rss })
 }
 
 async function startS3(): Promise<void> {
@@ -239,6 +242,7 @@ if (!start) {
   process.exit(1)
 }
 start().catch((error: unknown) => {
+  console.error(`[bench server ${options.mode}] could not start: ${error instanceof Error ? error.message : String(error)}`)
   send({ type: 'failed', message: error instanceof Error ? (error.stack ?? error.message) : String(error) })
   void shutdown(1)
 })
