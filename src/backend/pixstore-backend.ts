@@ -251,13 +251,13 @@ export function createPixstoreBackend(options?: PixstoreBackendConfig): Pixstore
 
   // The file of a version is removed right after a newer version commits, so a reader that
   // read the row just before may find no file: it then reads the row again.
-  async function loadCurrent(id: string): Promise<{ image: StoredImage; body: Uint8Array | AsyncIterable<Uint8Array>; size: number } | undefined> {
+  async function loadCurrent(id: string, stream: boolean): Promise<{ image: StoredImage; body: Uint8Array | AsyncIterable<Uint8Array>; size: number } | undefined> {
     for (let attempt = 0; attempt < 8; attempt++) {
       const image = await metadata.get(id)
       if (!image) return undefined
       // Large images are streamed where the store can; smaller ones are read whole, which
       // costs less per request.
-      if (blobs.open && image.bytes + 1 > STREAM_ABOVE) {
+      if (stream && blobs.open && image.bytes + 1 > STREAM_ABOVE) {
         const opened = await blobs.open(image.blobKey)
         if (opened) return { image, body: opened.body, size: opened.size }
       } else {
@@ -268,7 +268,7 @@ export function createPixstoreBackend(options?: PixstoreBackendConfig): Pixstore
     throw new PixstoreError('STORAGE_FAILED', `The encrypted file of image "${id}" is missing`)
   }
 
-  async function payloadParts(imageId: unknown, clientToken: unknown, statelessProof: unknown): Promise<PayloadParts> {
+  async function payloadParts(imageId: unknown, clientToken: unknown, statelessProof: unknown, stream = true): Promise<PayloadParts> {
     if (imageId === undefined || imageId === null || imageId === '') return single(PayloadState.MissingID)
     if (statelessProof === undefined || statelessProof === null || statelessProof === '') return single(PayloadState.MissingProof)
     // The proof is checked before anything is looked up: without it, nothing tells whether an id exists.
@@ -276,7 +276,7 @@ export function createPixstoreBackend(options?: PixstoreBackendConfig): Pixstore
       return single(PayloadState.InvalidProof)
     }
     try {
-      const current = await loadCurrent(imageId)
+      const current = await loadCurrent(imageId, stream)
       if (!current) return single(PayloadState.NotFound)
       const { image, body, size } = current
       const header =
@@ -351,7 +351,8 @@ export function createPixstoreBackend(options?: PixstoreBackendConfig): Pixstore
       }),
     payloadParts,
     async customEndpointHelper(imageId, clientToken, statelessProof) {
-      const { parts } = await payloadParts(imageId, clientToken, statelessProof)
+      // One buffer is wanted here, so the image is read whole rather than streamed.
+      const { parts } = await payloadParts(imageId, clientToken, statelessProof, false)
       const chunks: Uint8Array[] = []
       for (const part of parts) {
         if (part instanceof Uint8Array) chunks.push(part)

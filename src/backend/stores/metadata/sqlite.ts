@@ -165,6 +165,36 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
     return previous
   })
 
+  // Group commit: writes that arrive together share one transaction, so one sync to disk.
+  // Each runs in its own savepoint (a nested transaction), so one refused write (a taken
+  // id, say) does not undo the others; every write is acknowledged only after the commit.
+  type Pending = { version: ImageVersion; mode: 'create' | 'update'; resolve: (r: CommitResult) => void; reject: (e: unknown) => void }
+  type CommitResult = { image: StoredImage; replacedBlobKey?: string }
+  const queue: Pending[] = []
+  const runBatch = db.transaction((batch: Pending[]) =>
+    batch.map((item) => {
+      try {
+        return { ok: commit(item.version, item.mode) as CommitResult }
+      } catch (error) {
+        return { error }
+      }
+    }),
+  )
+  function flush(): void {
+    const batch = queue.splice(0)
+    let results: ({ ok: CommitResult } | { error: unknown })[]
+    try {
+      results = runBatch.immediate(batch)
+    } catch (cause) {
+      const error = cause instanceof PixstoreError ? cause : new PixstoreError('STORAGE_FAILED', 'The metadata database failed to commit', { cause })
+      for (const item of batch) item.reject(error)
+      return
+    } finally {
+      for (const item of batch) staged.delete(item.version.blobKey)
+    }
+    results.forEach((result, i) => ('ok' in result ? batch[i]!.resolve(result.ok) : batch[i]!.reject(result.error)))
+  }
+
   const guard = <T>(what: string, action: () => T): T => {
     try {
       return action()
@@ -186,13 +216,10 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
     getSync,
     keyIdsInUseSync: () => guard('read', () => keyIdsInUse.all()),
     get: async (id) => getSync(id),
-    commit: async (version, mode) =>
-      guard('commit', () => {
-        try {
-          return commit.immediate(version, mode)
-        } finally {
-          staged.delete(version.blobKey)
-        }
+    commit: (version, mode) =>
+      new Promise((resolve, reject) => {
+        queue.push({ version, mode, resolve, reject })
+        if (queue.length === 1) setImmediate(flush)
       }),
     delete: async (id) =>
       guard('delete', () => {
