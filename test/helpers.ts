@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createDecipheriv, createHash } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -45,3 +45,25 @@ export function uniqueDbName(): string {
 
 /** Sleeps `ms` milliseconds. */
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** A small seeded pseudo-random generator (mulberry32), so that fuzz runs can be replayed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed | 0
+  return () => {
+    a = (a + 0x6d2b79f5) | 0
+    let t = Math.imul(a ^ (a >>> 15), 1 | a)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/**
+ * Decrypts an encoded Updated payload (`[1][token][key][iv][tag][ciphertext]`) as a client
+ * would, and returns the image bytes (the plaintext after its format byte).
+ */
+export function decryptUpdatedPayload(payload: Uint8Array): Buffer {
+  if (payload[0] !== 1) throw new Error(`expected an Updated payload, got state ${payload[0]}`)
+  const decipher = createDecipheriv('aes-256-gcm', payload.subarray(9, 41), payload.subarray(41, 53))
+  decipher.setAuthTag(payload.subarray(53, 69))
+  return Buffer.concat([decipher.update(payload.subarray(69)), decipher.final()]).subarray(1)
+}

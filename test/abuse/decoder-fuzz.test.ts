@@ -14,19 +14,11 @@ import {
   type PixstoreErrorCode,
 } from 'pixstore/shared'
 import type { ImageRecord } from 'pixstore/types'
-import { fixture, tempDir, uniqueDbName } from '../helpers.js'
+import { fixture, tempDir, uniqueDbName, seededRandom } from '../helpers.js'
 
 // Reproduce a failure with PIXSTORE_FUZZ_SEED=<printed seed>.
 const seed = Number(process.env.PIXSTORE_FUZZ_SEED ?? randomBytes(4).readUInt32LE())
-function mulberry32(a: number): () => number {
-  return () => {
-    a = (a + 0x6d2b79f5) | 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-const rand = mulberry32(seed)
+const rand = seededRandom(seed)
 const int = (n: number) => Math.floor(rand() * n)
 const chance = (p: number) => rand() < p
 const randomArray = (length: number) => Array.from({ length }, () => int(256))

@@ -8,19 +8,11 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { closePixstoreBackend, initPixstoreBackend } from 'pixstore/backend'
 import { PayloadState, decodePayload } from 'pixstore/shared'
 import type { ImageRecord } from 'pixstore/types'
-import { fixture, tempDir } from '../helpers.js'
+import { fixture, tempDir, seededRandom } from '../helpers.js'
 
 // Reproduce a failure with PIXSTORE_FUZZ_SEED=<printed seed>.
 const seed = Number(process.env.PIXSTORE_FUZZ_SEED ?? randomBytes(4).readUInt32LE())
-function mulberry32(a: number): () => number {
-  return () => {
-    a = (a + 0x6d2b79f5) | 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-const rand = mulberry32(seed)
+const rand = seededRandom(seed)
 const int = (n: number) => Math.floor(rand() * n)
 const pick = <T,>(items: readonly T[]): T => items[int(items.length)]!
 const chance = (p: number) => rand() < p

@@ -1,11 +1,10 @@
 import { spawn } from 'node:child_process'
-import { createDecipheriv } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPixstoreBackend, type PixstoreBackend } from 'pixstore/backend'
 import { samplePicture } from '../../demo/sample-images.js'
-import { sha256, tempDir } from '../helpers.js'
+import { decryptUpdatedPayload, sha256, tempDir } from '../helpers.js'
 
 const ids = ['img-0', 'img-1', 'img-2', 'img-3', 'img-4']
 const VERSIONS = 12
@@ -13,12 +12,7 @@ const VERSIONS = 12
 /** Reads `id` as a client with no token would, and decrypts it; returns the image hash. */
 async function readAndDecrypt(backend: PixstoreBackend, id: string): Promise<string> {
   const record = backend.getImageRecord(id)!
-  const payload = await backend.customEndpointHelper(id, undefined, record.statelessProof)
-  if (payload[0] !== 1) throw new Error(`state ${payload[0]} for ${id}`)
-  const decipher = createDecipheriv('aes-256-gcm', payload.subarray(9, 41), payload.subarray(41, 53))
-  decipher.setAuthTag(payload.subarray(53, 69))
-  const plain = Buffer.concat([decipher.update(payload.subarray(69)), decipher.final()])
-  return sha256(plain.subarray(1))
+  return sha256(decryptUpdatedPayload(await backend.customEndpointHelper(id, undefined, record.statelessProof)))
 }
 
 describe('concurrent updates and reads', () => {

@@ -1,11 +1,10 @@
 import { spawn } from 'node:child_process'
-import { createDecipheriv } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPixstoreBackend, type PixstoreBackend } from 'pixstore/backend'
 import { samplePicture } from '../../demo/sample-images.js'
-import { sha256, sleep, tempDir } from '../helpers.js'
+import { decryptUpdatedPayload, sha256, sleep, tempDir } from '../helpers.js'
 
 const writer = path.resolve('test/children/writer.mjs')
 const KILLS = 50
@@ -37,11 +36,7 @@ async function currentHash(backend: PixstoreBackend, id: string): Promise<string
   if (!record) return null
   const payload = await backend.customEndpointHelper(id, undefined, record.statelessProof)
   expect(payload[0]).toBe(1)
-  const key = payload.subarray(9, 41)
-  const decipher = createDecipheriv('aes-256-gcm', key, payload.subarray(41, 53))
-  decipher.setAuthTag(payload.subarray(53, 69))
-  const plain = Buffer.concat([decipher.update(payload.subarray(69)), decipher.final()])
-  return sha256(plain.subarray(1))
+  return sha256(decryptUpdatedPayload(payload))
 }
 
 describe('crash safety under SIGKILL', () => {
