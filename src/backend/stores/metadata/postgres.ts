@@ -1,7 +1,7 @@
 import type { Pool, PoolClient, PoolConfig } from 'pg'
 import { PixstoreError } from '../../../shared/errors.js'
-import type { ImageFormat } from '../../../shared/image-format.js'
 import { loadOptional } from '../optional-dependency.js'
+import { fromRow, type ImageRow } from './row.js'
 import type { ImageVersion, MetadataStore, StoredImage } from '../metadata-store.js'
 
 const SCHEMA_VERSION = 1
@@ -20,35 +20,6 @@ export interface PostgresMetadataStoreOptions {
   tablePrefix?: string
 }
 
-interface Row {
-  id: string
-  token: string
-  key_id: string
-  wrapped_key: string
-  iv: string
-  tag: string
-  blob_key: string
-  format: ImageFormat
-  bytes: number
-  width: number
-  height: number
-  updated_at: string
-}
-
-const fromRow = (row: Row): StoredImage => ({
-  id: row.id,
-  token: Number(row.token),
-  keyId: row.key_id,
-  wrappedKey: row.wrapped_key,
-  iv: row.iv,
-  tag: row.tag,
-  blobKey: row.blob_key,
-  format: row.format,
-  bytes: row.bytes,
-  width: row.width,
-  height: row.height,
-  updatedAt: Number(row.updated_at),
-})
 
 const identifier = /^[a-z_][a-z0-9_]{0,40}$/
 
@@ -163,7 +134,7 @@ export function createPostgresMetadataStore(options: PostgresMetadataStoreOption
   const query = async (what: string, text: string, values: unknown[]) => {
     const p = await connected()
     try {
-      return await p.query<Row>(text, values)
+      return await p.query<ImageRow>(text, values)
     } catch (cause) {
       throw fail(what, cause)
     }
@@ -185,7 +156,7 @@ export function createPostgresMetadataStore(options: PostgresMetadataStoreOption
           `UPDATE ${clock} SET last_token = GREATEST(last_token + 1, $1) WHERE id = 1 RETURNING last_token`,
           [updatedAt],
         )
-        const previous = (await client.query<Row>(`SELECT * FROM ${images} WHERE id = $1`, [version.id])).rows[0]
+        const previous = (await client.query<ImageRow>(`SELECT * FROM ${images} WHERE id = $1`, [version.id])).rows[0]
         if (mode === 'create' && previous) throw new PixstoreError('ALREADY_EXISTS', `An image with id "${version.id}" already exists`)
         if (mode === 'update' && !previous) throw new PixstoreError('NOT_FOUND', `No image with id "${version.id}"`)
         const image: StoredImage = { ...version, token: Number(tick.rows[0]!.last_token), updatedAt }

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3'
 import { PixstoreError } from '../../../shared/errors.js'
-import type { ImageFormat } from '../../../shared/image-format.js'
+import { fromRow, type ImageRow } from './row.js'
 import type { ImageVersion, MetadataStore, StoredImage, WrappedKey } from '../metadata-store.js'
 
 const SCHEMA_VERSION = 1
@@ -33,35 +33,6 @@ CREATE TABLE IF NOT EXISTS pixstore_inline_blobs (
 );
 `
 
-interface Row {
-  id: string
-  token: number
-  key_id: string
-  wrapped_key: string
-  iv: string
-  tag: string
-  blob_key: string
-  format: ImageFormat
-  bytes: number
-  width: number
-  height: number
-  updated_at: number
-}
-
-const fromRow = (row: Row): StoredImage => ({
-  id: row.id,
-  token: row.token,
-  keyId: row.key_id,
-  wrappedKey: row.wrapped_key,
-  iv: row.iv,
-  tag: row.tag,
-  blobKey: row.blob_key,
-  format: row.format,
-  bytes: row.bytes,
-  width: row.width,
-  height: row.height,
-  updatedAt: row.updated_at,
-})
 
 /** Options of the embedded SQLite metadata store. */
 export interface SqliteMetadataStoreOptions {
@@ -111,7 +82,7 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
     throw new PixstoreError('STORAGE_FAILED', `Could not open the metadata database ${options.file}`, { cause })
   }
 
-  const select = db.prepare<[string], Row>('SELECT * FROM pixstore_images WHERE id = ?')
+  const select = db.prepare<[string], ImageRow>('SELECT * FROM pixstore_images WHERE id = ?')
   // Tokens come from one clock row for the whole store, so they grow across ids and across
   // delete and re-create. Starting from the wall clock keeps them growing even after a
   // restore from an older backup; `last + 1` keeps them strictly growing within a millisecond.
@@ -128,8 +99,8 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
      WHERE id = @id`,
   )
   const remove = db.prepare('DELETE FROM pixstore_images WHERE id = ?')
-  const listFirst = db.prepare<[number], Row>('SELECT * FROM pixstore_images ORDER BY id LIMIT ?')
-  const listAfter = db.prepare<[string, number], Row>('SELECT * FROM pixstore_images WHERE id > ? ORDER BY id LIMIT ?')
+  const listFirst = db.prepare<[number], ImageRow>('SELECT * FROM pixstore_images ORDER BY id LIMIT ?')
+  const listAfter = db.prepare<[string, number], ImageRow>('SELECT * FROM pixstore_images WHERE id > ? ORDER BY id LIMIT ?')
   const rekey = db.prepare(
     `UPDATE pixstore_images SET key_id = @toKeyId, wrapped_key = @toWrappedKey
      WHERE id = @id AND blob_key = @blobKey AND key_id = @fromKeyId AND wrapped_key = @fromWrappedKey`,

@@ -1,0 +1,35 @@
+import type { ImageFormat } from '../../../shared/image-format.js'
+import type { StoredImage } from '../metadata-store.js'
+
+/** A row of the images table, as the SQL stores name its columns. */
+export interface ImageRow {
+  id: string
+  /** A number from SQLite, a string from PostgreSQL (bigint). */
+  token: number | string
+  key_id: string
+  wrapped_key: string
+  iv: string
+  tag: string
+  blob_key: string
+  format: ImageFormat
+  bytes: number
+  width: number
+  height: number
+  updated_at: number | string
+}
+
+/** The stored image a row describes. */
+export const fromRow = (row: ImageRow): StoredImage => ({
+  id: row.id,
+  token: Number(row.token),
+  keyId: row.key_id,
+  wrappedKey: row.wrapped_key,
+  iv: row.iv,
+  tag: row.tag,
+  blobKey: row.blob_key,
+  format: row.format,
+  bytes: row.bytes,
+  width: row.width,
+  height: row.height,
+  updatedAt: Number(row.updated_at),
+})
