@@ -1,8 +1,7 @@
-import { crc32 } from 'node:zlib'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createPixstoreBackend } from 'pixstore/backend'
 import { setErrorHandlingMode } from 'pixstore/shared'
-import { encodePng } from '../../demo/sample-images.js'
+import { encodePng, pngChunk } from '../../demo/sample-images.js'
 import { fixture, tempDir } from '../helpers.js'
 
 const data = tempDir()
@@ -26,19 +25,9 @@ const codeOf = async (bytes: Uint8Array, limits: { maxImagePixels?: number } = {
   }
 }
 
-/** A PNG chunk with a correct CRC. */
-function chunk(type: string, body: Buffer): Buffer {
-  const out = Buffer.alloc(12 + body.length)
-  out.writeUInt32BE(body.length, 0)
-  out.write(type, 4, 'latin1')
-  body.copy(out, 8)
-  out.writeUInt32BE(crc32(out.subarray(4, 8 + body.length)), 8 + body.length)
-  return out
-}
-
 /** `png` with a chunk inserted before its IEND chunk. */
 const withChunk = (png: Buffer, type: string, body: string) =>
-  Buffer.concat([png.subarray(0, png.length - 12), chunk(type, Buffer.from(body, 'latin1')), png.subarray(png.length - 12)])
+  Buffer.concat([png.subarray(0, png.length - 12), pngChunk(type, Buffer.from(body, 'latin1')), png.subarray(png.length - 12)])
 
 /** `jpeg` with a comment segment after its start marker. */
 function withComment(jpeg: Buffer, text: string): Buffer {
