@@ -49,3 +49,34 @@ export function createFileOnce(file: string, content: string): boolean {
     fs.rmSync(temporary, { force: true })
   }
 }
+
+/**
+ * Reads a file that holds secrets (master keys, proof secrets), or `undefined` if there is
+ * none. It must be a regular file that only its owner can read: with the database, a key
+ * file readable by any local user lets that user decrypt everything.
+ *
+ * @throws PixstoreError `INVALID_CONFIG` naming the file and the `chmod` that fixes it;
+ * `STORAGE_FAILED` if it cannot be read.
+ */
+export function readSecretFile(file: string): string | undefined {
+  let fd: number
+  try {
+    fd = fs.openSync(file, 'r')
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw new PixstoreError('STORAGE_FAILED', `Could not read ${file}`, { cause })
+  }
+  try {
+    const stat = fs.fstatSync(fd)
+    if (!stat.isFile()) throw new PixstoreError('INVALID_CONFIG', `${file} must be a regular file`)
+    if (process.platform !== 'win32' && (stat.mode & 0o077) !== 0) {
+      throw new PixstoreError(
+        'INVALID_CONFIG',
+        `${file} can be read by other users (mode ${(stat.mode & 0o777).toString(8)}); it holds secrets: run chmod 600 ${file}`,
+      )
+    }
+    return fs.readFileSync(fd, 'utf8')
+  } finally {
+    fs.closeSync(fd)
+  }
+}

@@ -1,8 +1,10 @@
 import { formatFromByte, type ImageFormat } from '../shared/image-format.js'
 import { decryptImage } from './encryption.js'
-import { dataKeyContext, type KeyRing } from './master-keys.js'
+import { LIVE_WITHIN_MS, type InstanceBeat } from './instance-beat.js'
+import type { InstanceKeys } from './instance-keys.js'
+import { dataKeyContext } from './master-keys.js'
 import type { BlobStore } from './stores/blob-store.js'
-import type { MetadataStore, StoredImage } from './stores/metadata-store.js'
+import type { MetadataStore, SeenInstance, StoredImage } from './stores/metadata-store.js'
 import { PixstoreError } from '../shared/errors.js'
 
 /** What `verify` found. */
@@ -33,15 +35,36 @@ export interface GcReport {
   tooYoung: number
 }
 
+/** Options of `rotateMasterKey`. */
+export interface RotateOptions {
+  /** Called with the number of images checked so far. */
+  onProgress?: (done: number) => void
+  /**
+   * How long to wait for every live instance to hold the current key (running instances
+   * that read their keys from the data directory pick a new one up within a second). Default 15 s.
+   */
+  waitMs?: number
+}
+
 /** What `rotateMasterKey` did. */
 export interface RotationReport {
   currentKeyId: string
+  /**
+   * Live instances that do not hold the current key: while there are any, nothing is
+   * retired or rewrapped (they could not read what was rewrapped). Give them the key and
+   * restart them, then rotate again.
+   */
+  notReady: SeenInstance[]
+  /** Master keys retired by this rotation or an earlier one: no process wraps under them any more. */
+  retired: string[]
   checked: number
   rewrapped: number
   /** Rows updated by a writer meanwhile: they already have a key under the current master key. */
   changedMeanwhile: number
   /** Ids of rows whose key no configured master key unwraps: left as they are. */
   unavailable: string[]
+  /** Master keys some row still uses once the rotation is done: only these, and the current one, must be kept. */
+  stillInUse: string[]
 }
 
 /** What the store holds. */
@@ -59,9 +82,12 @@ export interface StoreStats {
 interface Context {
   metadata: MetadataStore
   blobs: BlobStore
-  ring: KeyRing
+  keys: InstanceKeys
+  beat: InstanceBeat
   dataKeyOf(image: StoredImage): Buffer
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 const PAGE = 500
 
@@ -76,7 +102,7 @@ async function* everyImage(metadata: MetadataStore): AsyncGenerator<StoredImage>
 }
 
 /** The maintenance operations of a backend: verify, gc, key rotation, stats. */
-export function createMaintenance({ metadata, blobs, ring, dataKeyOf }: Context) {
+export function createMaintenance({ metadata, blobs, keys, beat, dataKeyOf }: Context) {
   async function check(image: StoredImage): Promise<VerifyReport['failures'][number]['problem'] | undefined> {
     // Read the row again: the one listed may have been replaced since.
     for (let attempt = 0; attempt < 8; attempt++) {
@@ -140,9 +166,40 @@ export function createMaintenance({ metadata, blobs, ring, dataKeyOf }: Context)
       return report
     },
 
-    async rotateMasterKey(onProgress?: (done: number) => void): Promise<RotationReport> {
-      const current = ring.current.id
-      const report: RotationReport = { currentKeyId: current, checked: 0, rewrapped: 0, changedMeanwhile: 0, unavailable: [] }
+    liveInstances: () => metadata.liveInstances(LIVE_WITHIN_MS),
+
+    async rotateMasterKey({ onProgress, waitMs = 15_000 }: RotateOptions = {}): Promise<RotationReport> {
+      await beat.beatNow()
+      const current = keys.wrappingKeyId()
+      const report: RotationReport = {
+        currentKeyId: current,
+        notReady: [],
+        retired: [],
+        checked: 0,
+        rewrapped: 0,
+        changedMeanwhile: 0,
+        unavailable: [],
+        stillInUse: [],
+      }
+      // 1. Every live process must hold the current key before any data key is wrapped
+      // under it, or its reads of those images would fail.
+      const deadline = Date.now() + waitMs
+      let live: SeenInstance[]
+      for (;;) {
+        live = (await metadata.liveInstances(LIVE_WITHIN_MS)).filter((instance) => instance.id !== beat.id)
+        report.notReady = live.filter((instance) => !instance.masterKeyIds.includes(current))
+        if (report.notReady.length === 0) break
+        if (Date.now() >= deadline) return report
+        await sleep(200)
+      }
+      // 2. Retire every other key, in the store, so that no process (this one, another
+      // one, one that was slow to notice) commits a data key wrapped under one again.
+      const others = new Set([...keys.masterKeyIds(), ...(await metadata.keyIdsInUse()), ...live.flatMap((i) => i.masterKeyIds)])
+      others.delete(current)
+      await metadata.retireKeys([...others])
+      keys.refresh(await metadata.retiredKeyIds())
+      report.retired = await metadata.retiredKeyIds()
+      // 3. Rewrap what is left under an older key.
       for await (const image of everyImage(metadata)) {
         report.checked++
         if (image.keyId !== current) {
@@ -153,12 +210,15 @@ export function createMaintenance({ metadata, blobs, ring, dataKeyOf }: Context)
             report.unavailable.push(image.id)
             continue
           }
-          const to = ring.wrap(dataKey, dataKeyContext(image.id, image.blobKey))
+          const to = keys.wrap(dataKey, dataKeyContext(image.id, image.blobKey))
           if (await metadata.replaceKey(image.id, image.blobKey, image, to)) report.rewrapped++
           else report.changedMeanwhile++
         }
         onProgress?.(report.checked)
       }
+      // 4. What still needs an old key: only rows no held key unwraps, since no new row
+      // can name a retired key.
+      report.stillInUse = (await metadata.keyIdsInUse()).filter((id) => id !== current)
       return report
     },
 

@@ -1,9 +1,8 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
-import fs from 'node:fs'
 import path from 'node:path'
 import { PixstoreError } from '../shared/errors.js'
 import { IV_LENGTH, KEY_LENGTH, TAG_LENGTH } from '../shared/wire.js'
-import { createFileOnce, writeFileAtomic } from './atomic-file.js'
+import { createFileOnce, readSecretFile, writeFileAtomic } from './atomic-file.js'
 
 /** A master key: wraps the per-image data keys. */
 export interface MasterKey {
@@ -15,14 +14,14 @@ export interface MasterKey {
 export type MasterKeySource = 'option' | 'environment' | 'generated' | 'loaded'
 
 /**
- * The configured master keys. The first wraps new data keys; every one unwraps, so a
- * rotated-out key stays usable until `rotateMasterKey` has rewrapped everything under the first.
+ * A set of master keys. Every one unwraps; which one wraps is the caller's choice (the
+ * first that key rotation has not retired), so a rotated-out key stays usable for reading
+ * until `rotateMasterKey` has rewrapped everything.
  */
 export interface KeyRing {
-  readonly current: MasterKey
   readonly ids: readonly string[]
-  /** Wraps a data key under the current master key, bound to `context` (the image and version). */
-  wrap(dataKey: Uint8Array, context: string): { keyId: string; wrappedKey: string }
+  /** Wraps a data key under the master key `keyId`, bound to `context` (the image and version). */
+  wrap(keyId: string, dataKey: Uint8Array, context: string): { keyId: string; wrappedKey: string }
   /**
    * Unwraps a data key.
    *
@@ -60,11 +59,18 @@ export function generateMasterKeyEntry(): string {
   return `k${day}-${randomBytes(3).toString('hex')}:${randomBytes(KEY_LENGTH).toString('base64')}`
 }
 
-/** Reads the master keys kept in the data directory, if any. */
+/** The path of the master key file of a data directory. */
+export const masterKeyFile = (dataDir: string) => path.join(dataDir, FILE)
+
+/**
+ * Reads the master keys kept in the data directory, if any.
+ *
+ * @throws PixstoreError `INVALID_CONFIG` if the file can be read by group or others.
+ */
 export function readMasterKeyFile(dataDir: string): string[] | undefined {
-  const file = path.join(dataDir, FILE)
-  if (!fs.existsSync(file)) return undefined
-  return fs.readFileSync(file, 'utf8').split('\n').map((line) => line.trim()).filter(Boolean)
+  const file = masterKeyFile(dataDir)
+  const content = readSecretFile(file)
+  return content?.split('\n').map((line) => line.trim()).filter(Boolean)
 }
 
 /** Writes the master keys kept in the data directory (owner-only), whole or not at all. */
@@ -80,12 +86,12 @@ export function loadMasterKeys(
   configured: readonly string[] | undefined,
   dataDir: string,
   keyIdsInUse: () => readonly string[] = () => [],
-): { ring: KeyRing; source: MasterKeySource } {
-  if (configured) return { ring: createKeyRing(parseMasterKeys(configured, 'masterKeys')), source: 'option' }
+): { keys: MasterKey[]; source: MasterKeySource } {
+  if (configured) return { keys: parseMasterKeys(configured, 'masterKeys'), source: 'option' }
   const fromEnv = process.env.PIXSTORE_MASTER_KEY
   if (fromEnv) {
     const entries = fromEnv.split(',').map((s) => s.trim()).filter(Boolean)
-    return { ring: createKeyRing(parseMasterKeys(entries, 'PIXSTORE_MASTER_KEY')), source: 'environment' }
+    return { keys: parseMasterKeys(entries, 'PIXSTORE_MASTER_KEY'), source: 'environment' }
   }
   let entries = readMasterKeyFile(dataDir)
   let source: MasterKeySource = 'loaded'
@@ -110,23 +116,23 @@ export function loadMasterKeys(
       )
     }
   }
-  return { ring: createKeyRing(parseMasterKeys(entries, path.join(dataDir, FILE))), source }
+  return { keys: parseMasterKeys(entries, path.join(dataDir, FILE)), source }
 }
 
-/** A key ring over `keys`; the first is current. */
+/** A key ring over `keys`. */
 export function createKeyRing(keys: readonly MasterKey[]): KeyRing {
   const byId = new Map(keys.map((k) => [k.id, k.key]))
-  const current = keys[0]!
   const failed = (cause?: unknown) => new PixstoreError('DECRYPT_FAILED', 'An image key could not be unwrapped', { cause })
   return {
-    current,
     ids: keys.map((k) => k.id),
-    wrap(dataKey, context) {
+    wrap(keyId, dataKey, context) {
+      const key = byId.get(keyId)
+      if (!key) throw new PixstoreError('INTERNAL', `Master key "${keyId}" is not held`)
       const iv = randomBytes(IV_LENGTH)
-      const cipher = createCipheriv('aes-256-gcm', current.key, iv)
+      const cipher = createCipheriv('aes-256-gcm', key, iv)
       cipher.setAAD(Buffer.from(context))
       const sealed = Buffer.concat([iv, cipher.update(dataKey), cipher.final(), cipher.getAuthTag()])
-      return { keyId: current.id, wrappedKey: sealed.toString('base64') }
+      return { keyId, wrappedKey: sealed.toString('base64') }
     },
     unwrap(keyId, wrappedKey, context) {
       const key = byId.get(keyId)

@@ -9,14 +9,23 @@ import { resolveBackendConfig, type PixstoreBackendConfig, type ResolvedBackendC
 import { encryptImage } from './encryption.js'
 import { assertValidId, generateId, isValidId } from './ids.js'
 import { sniffImage } from './image-sniff.js'
-import { createProofSigner } from './proof.js'
-import { dataKeyContext, loadMasterKeys, type MasterKeySource } from './master-keys.js'
-import { createMaintenance, type GcOptions, type GcReport, type RotationReport, type StoreStats, type VerifyReport } from './maintenance.js'
-import { loadProofSecrets, type SecretSource } from './secrets.js'
+import { createInstanceKeys, type InstanceKeys } from './instance-keys.js'
+import { startInstanceBeat } from './instance-beat.js'
+import { dataKeyContext, type MasterKeySource } from './master-keys.js'
+import {
+  createMaintenance,
+  type GcOptions,
+  type GcReport,
+  type RotateOptions,
+  type RotationReport,
+  type StoreStats,
+  type VerifyReport,
+} from './maintenance.js'
+import type { SecretSource } from './secrets.js'
 import type { BlobStore } from './stores/blob-store.js'
 import { createBoundedCache } from './bounded-cache.js'
 import { createFilesystemBlobStore } from './stores/blob/filesystem.js'
-import type { MetadataStore, StoredImage } from './stores/metadata-store.js'
+import type { ImageVersion, MetadataStore, SeenInstance, StoredImage } from './stores/metadata-store.js'
 import { createEmbeddedStores } from './stores/embedded.js'
 
 /** Image bytes as the backend accepts them. */
@@ -65,8 +74,16 @@ export interface PixstoreBackend {
   verify(onProgress?: (done: number) => void): Promise<VerifyReport>
   /** Removes encrypted files that no metadata row points to (left by a crash), never one a row points to. */
   gc(options?: GcOptions): Promise<GcReport>
-  /** Rewraps every data key under the current (first) master key, without rewriting any image. Resumable: run it again after an interruption. */
-  rotateMasterKey(onProgress?: (done: number) => void): Promise<RotationReport>
+  /**
+   * Rewraps every data key under the current master key (the first this instance holds that
+   * no rotation retired), without rewriting any image. Safe while other processes run: it
+   * first waits until every live instance holds the current key (or reports them in
+   * `notReady` and changes nothing), then retires every other key, so that no process can
+   * wrap under one again, then rewraps. Resumable: run it again after an interruption.
+   */
+  rotateMasterKey(options?: RotateOptions): Promise<RotationReport>
+  /** The backend instances (processes) sharing this store that were heard from lately, this one included. */
+  liveInstances(): Promise<SeenInstance[]>
   /** Counts, bytes, oldest and newest update. */
   stats(): Promise<StoreStats>
   close(): Promise<void>
@@ -127,25 +144,30 @@ export function createPixstoreBackend(options?: PixstoreBackendConfig): Pixstore
       throw new PixstoreError('STORAGE_FAILED', `Could not create the data directory ${config.dataDir}`, { cause })
     }
   }
-  const { secrets, source } = loadProofSecrets(config.statelessProofSecret, config.dataDir)
-  const signer = createProofSigner(secrets, config.statelessKeyWindowLength)
   const embedded = config.metadataStore ? undefined : createEmbeddedStores({ dataDir: config.dataDir, inlineMaxBytes: config.inlineImageMaxBytes })
   const metadata: MetadataStore = config.metadataStore ?? embedded!.metadata
-  let keys: ReturnType<typeof loadMasterKeys>
+  let keys: InstanceKeys
   try {
-    keys = loadMasterKeys(config.masterKeys, config.dataDir, () => embedded?.metadata.keyIdsInUseSync() ?? [])
+    keys = createInstanceKeys({
+      dataDir: config.dataDir,
+      masterKeys: config.masterKeys,
+      proofSecrets: config.statelessProofSecret,
+      proofWindowMs: config.statelessKeyWindowLength,
+      keyIdsInUse: () => embedded?.metadata.keyIdsInUseSync() ?? [],
+    })
   } catch (error) {
     void embedded?.metadata.close()
     throw error
   }
-  const { ring, source: masterKeySource } = keys
+  const signer = keys.signer
+  const beat = startInstanceBeat(metadata, keys, config.statelessKeyWindowLength)
   // Every record and payload needs its image's data key: unwrapped once, then remembered.
   const unwrapped = createBoundedCache<{ key: Buffer; base64: string }>(20_000)
   const unwrap = (image: StoredImage) => {
     const cacheKey = `${image.keyId}\n${image.wrappedKey}\n${image.id}\n${image.blobKey}`
     const known = unwrapped.get(cacheKey)
     if (known) return known
-    const key = ring.unwrap(image.keyId, image.wrappedKey, dataKeyContext(image.id, image.blobKey))
+    const key = keys.unwrap(image.keyId, image.wrappedKey, dataKeyContext(image.id, image.blobKey))
     return unwrapped.set(cacheKey, { key, base64: key.toString('base64') })
   }
   const dataKeyOf = (image: StoredImage) => unwrap(image).key
@@ -206,30 +228,39 @@ export function createPixstoreBackend(options?: PixstoreBackendConfig): Pixstore
     // Every version gets a new file, durable before the metadata points at it, so a reader
     // (or a crash) only ever meets a complete old version or a complete new one.
     const blobKey = randomBytes(16).toString('hex')
-    const wrapped = ring.wrap(encrypted.key, dataKeyContext(id, blobKey))
     await blobs.write(blobKey, encrypted.ciphertext)
+    const version = {
+      id,
+      iv: encrypted.iv.toString('base64'),
+      tag: encrypted.tag.toString('base64'),
+      blobKey,
+      format: sniffed.format,
+      bytes: bytes.byteLength,
+      width: sniffed.width,
+      height: sniffed.height,
+    }
     let committed: Awaited<ReturnType<MetadataStore['commit']>>
     try {
-      committed = await metadata.commit(
-        {
-          id,
-          ...wrapped,
-          iv: encrypted.iv.toString('base64'),
-          tag: encrypted.tag.toString('base64'),
-          blobKey,
-          format: sniffed.format,
-          bytes: bytes.byteLength,
-          width: sniffed.width,
-          height: sniffed.height,
-        },
-        mode,
-      )
+      committed = await commitWrapped(version, encrypted.key, mode)
     } catch (error) {
       await blobs.delete(blobKey).catch(() => undefined)
       throw error
     }
     if (committed.replacedBlobKey) await blobs.delete(committed.replacedBlobKey).catch(() => undefined)
     return toRecord(committed.image)
+  }
+
+  // A rotation may retire the key this instance wraps under at any moment; the store then
+  // refuses the commit, and the data key is wrapped again under the key now current.
+  async function commitWrapped(version: Omit<ImageVersion, 'keyId' | 'wrappedKey'>, dataKey: Buffer, mode: 'create' | 'update') {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await metadata.commit({ ...version, ...keys.wrap(dataKey, dataKeyContext(version.id, version.blobKey)) }, mode)
+      } catch (error) {
+        if (!(error instanceof PixstoreError && error.code === 'KEY_RETIRED') || attempt === 3) throw error
+        keys.refresh(await metadata.retiredKeyIds())
+      }
+    }
   }
 
   function resolveTarget(target: unknown): string {
@@ -302,15 +333,16 @@ export function createPixstoreBackend(options?: PixstoreBackendConfig): Pixstore
     return toRecord(image, issuedAt)
   }
 
-  const maintenance = createMaintenance({ metadata, blobs, ring, dataKeyOf: (image) => dataKeyOf(image) })
+  const maintenance = createMaintenance({ metadata, blobs, keys, beat, dataKeyOf: (image) => dataKeyOf(image) })
 
   return {
     config,
-    secretSource: source,
-    masterKeySource,
+    secretSource: keys.secretSource,
+    masterKeySource: keys.masterKeySource,
     verify: (onProgress) => maintenance.verify(onProgress),
     gc: (gcOptions) => maintenance.gc(gcOptions),
-    rotateMasterKey: (onProgress) => maintenance.rotateMasterKey(onProgress),
+    rotateMasterKey: (rotateOptions) => maintenance.rotateMasterKey(rotateOptions),
+    liveInstances: () => maintenance.liveInstances(),
     stats: () => maintenance.stats(),
     saveImage: (image, target) => reporting(async () => write(resolveTarget(target), image, 'create')),
     updateImage: (id, image) =>
@@ -361,6 +393,7 @@ export function createPixstoreBackend(options?: PixstoreBackendConfig): Pixstore
       return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
     },
     async close() {
+      await beat.stop()
       await Promise.all([metadata.close(), blobs.close()])
     },
   }

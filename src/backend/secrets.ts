@@ -1,19 +1,29 @@
 import { randomBytes } from 'node:crypto'
-import fs from 'node:fs'
 import path from 'node:path'
 import { PixstoreError } from '../shared/errors.js'
-import { createFileOnce, writeFileAtomic } from './atomic-file.js'
+import { createFileOnce, readSecretFile, writeFileAtomic } from './atomic-file.js'
 
 /** Where the proof secrets came from, for the start-up log line. */
 export type SecretSource = 'option' | 'environment' | 'generated' | 'loaded'
 
+/** One line of the proof secret file: a secret, and when a rotation stopped it signing. */
+interface SecretLine {
+  secret: string
+  retiredAt?: number
+}
+
 const FILE = 'proof-secret'
 const newSecret = () => randomBytes(32).toString('base64url')
+
+/** The path of the proof secret file of a data directory. */
+export const proofSecretFile = (dataDir: string) => path.join(dataDir, FILE)
 
 /**
  * Finds the proof secrets: the option, else `PIXSTORE_PROOF_SECRET` (comma-separated),
  * else `dataDir/proof-secret` (one secret a line, the first signs), generated once with
  * owner-only permissions.
+ *
+ * @throws PixstoreError `INVALID_CONFIG` for a malformed secret or a secret file other users can read.
  */
 export function loadProofSecrets(
   configured: readonly string[] | undefined,
@@ -28,30 +38,51 @@ export function loadProofSecrets(
     }
     return { secrets, source: 'environment' }
   }
-  const file = path.join(dataDir, FILE)
+  const file = proofSecretFile(dataDir)
   const created = createFileOnce(file, newSecret() + '\n')
-  return { secrets: readSecretFile(file), source: created ? 'generated' : 'loaded' }
+  return { secrets: readProofSecretFile(dataDir)!.map((line) => line.secret), source: created ? 'generated' : 'loaded' }
 }
 
 /**
- * Rotates the secret kept in `dataDir/proof-secret`: a new secret signs from the next
- * start on, and the previous one still verifies until the following rotation.
+ * Rotates the secret kept in `dataDir/proof-secret`: a new secret signs (running backends
+ * pick it up within a second, or at the first proof they cannot verify), and the secrets it
+ * replaces keep verifying for `keepRetiredMs` after they stopped signing, so that no proof
+ * already handed out is refused early.
  */
-export function rotateProofSecretFile(dataDir: string): void {
-  const file = path.join(dataDir, FILE)
-  const current = fs.existsSync(file) ? readSecretFile(file) : []
-  writeFileAtomic(file, [newSecret(), ...current.slice(0, 1)].join('\n') + '\n')
+export function rotateProofSecretFile(dataDir: string, keepRetiredMs: number, now = Date.now()): void {
+  const current = readProofSecretFile(dataDir) ?? []
+  const kept = current.flatMap((line, i): SecretLine[] => {
+    if (i === 0) return [{ secret: line.secret, retiredAt: now }]
+    // A line without a time comes from before times were kept: it goes at this rotation.
+    return line.retiredAt !== undefined && line.retiredAt > now - keepRetiredMs ? [line] : []
+  })
+  const lines = [{ secret: newSecret() }, ...kept]
+  writeFileAtomic(
+    proofSecretFile(dataDir),
+    lines.map((line) => (line.retiredAt === undefined ? line.secret : `${line.secret} retired:${line.retiredAt}`)).join('\n') + '\n',
+  )
 }
 
-function readSecretFile(file: string): string[] {
-  let secrets: string[]
-  try {
-    secrets = fs.readFileSync(file, 'utf8').split('\n').map((s) => s.trim()).filter(Boolean)
-  } catch (cause) {
-    throw new PixstoreError('STORAGE_FAILED', `Could not read the proof secret file ${file}`, { cause })
-  }
-  if (secrets.length === 0 || secrets.some((s) => s.length < 32)) {
+/**
+ * The lines of `dataDir/proof-secret`, the signing secret first, or `undefined` if there is no file.
+ *
+ * @throws PixstoreError `INVALID_CONFIG` for a malformed file or one other users can read.
+ */
+export function readProofSecretFile(dataDir: string): SecretLine[] | undefined {
+  const file = proofSecretFile(dataDir)
+  const content = readSecretFile(file)
+  if (content === undefined) return undefined
+  const lines = content
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .map((line): SecretLine => {
+      const [secret = '', stamp] = line.split(/\s+/)
+      const retiredAt = stamp?.startsWith('retired:') ? Number(stamp.slice('retired:'.length)) : undefined
+      return retiredAt !== undefined && Number.isFinite(retiredAt) ? { secret, retiredAt } : { secret }
+    })
+  if (lines.length === 0 || lines.some((line) => line.secret.length < 32)) {
     throw new PixstoreError('INVALID_CONFIG', `The proof secret file ${file} must hold secrets of at least 32 characters, one a line`)
   }
-  return secrets
+  return lines
 }

@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { isPixstoreError } from '../shared/errors.js'
 import { getLastPixstoreError, setErrorHandlingMode } from '../shared/error-handling.js'
 import { generateMasterKeyEntry, readMasterKeyFile, writeMasterKeyFile } from '../backend/master-keys.js'
 import { createPixstoreBackend, type PixstoreBackend } from '../backend/pixstore-backend.js'
+import type { SeenInstance } from '../backend/stores/metadata-store.js'
 import { rotateProofSecretFile } from '../backend/secrets.js'
 import { createS3BlobStore } from '../backend/stores/blob/s3.js'
 import { createPostgresMetadataStore } from '../backend/stores/metadata/postgres.js'
@@ -18,13 +21,21 @@ Commands:
   import <folder>       Save every image in <folder> (not its sub-folders); prints "file<TAB>id" lines
   verify                Decrypt every stored image; lists any that are missing or fail authentication
   gc                    Remove encrypted files no metadata row points to (left by a crash)
-  rotate-master-key     Rewrap every image key under a new master key (resumable: run it again)
-  rotate-proof-secret   Start signing proofs with a new secret; the previous one still verifies
+  rotate-master-key     Rewrap every image key under a new master key, safely while the app runs
+                        (resumable: run it again)
+  rotate-proof-secret   Start signing proofs with a new secret; the previous ones still verify
+                        for as long as proofs they signed can be valid
   stats                 Counts, bytes, oldest and newest image
+  instances             The backend processes using the store, and the master keys each holds
   migrate               Copy every image of --from <data dir> to PostgreSQL and S3, without decrypting
+  help                  Show this help
 
 Options:
   --data-dir <dir>      Data directory of the embedded store (default: PIXSTORE_DATA_DIR or ./pixstore-data)
+  --pg-url <url>        Work on PostgreSQL + S3 instead (with --s3-bucket and the --pg-*/--s3-* options
+                        below); the keys then come from PIXSTORE_MASTER_KEY and PIXSTORE_PROOF_SECRET
+  --wait <seconds>      rotate-master-key: how long to wait for every running process to hold the
+                        new key (default 15)
   --dir <prefix>        import: prefix the generated ids ("<prefix>:<random>")
   --older-than <min>    gc: only remove files older than this many minutes (default 15)
   --dry-run             gc: report without removing
@@ -34,6 +45,7 @@ Options:
                         --s3-path-style; credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)
   --json                Print the result as JSON
   -h, --help            Show this help
+  -v, --version         Print the version
 
 Exit codes: 0 done, 1 problems found (verify failures, files not imported), 2 bad usage or set-up.
 The master keys and proof secret come from PIXSTORE_MASTER_KEY and PIXSTORE_PROOF_SECRET when set,
@@ -41,7 +53,7 @@ else from the data directory, as for the library.`
 
 class UsageError extends Error {}
 
-const commands = ['import', 'verify', 'gc', 'rotate-master-key', 'rotate-proof-secret', 'stats', 'migrate']
+const commands = ['import', 'verify', 'gc', 'rotate-master-key', 'rotate-proof-secret', 'stats', 'instances', 'migrate', 'help']
 
 const imageExtensions = /\.(png|jpe?g|webp|gif|avif)$/i
 
@@ -64,11 +76,18 @@ async function main(argv: string[]): Promise<number> {
       's3-region': { type: 'string' },
       's3-prefix': { type: 'string' },
       's3-path-style': { type: 'boolean' },
+      'pg-url': { type: 'string' },
+      wait: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
     },
   })
   const [command, ...rest] = positionals
-  if (values.help || !command) {
+  if (values.version) {
+    console.log(packageVersion())
+    return 0
+  }
+  if (values.help || !command || command === 'help') {
     console.log(help)
     return command || values.help ? 0 : 2
   }
@@ -76,11 +95,15 @@ async function main(argv: string[]): Promise<number> {
   const dataDir = path.resolve(values['data-dir'] ?? process.env.PIXSTORE_DATA_DIR ?? 'pixstore-data')
   const print = (json: unknown, text: string) => console.log(values.json ? JSON.stringify(json, null, 2) : text)
   if (command === 'migrate') return runMigration(values, print)
-  if (command !== 'import' && !fs.existsSync(path.join(dataDir, 'pixstore.sqlite'))) {
-    throw new UsageError(`No Pixstore data in ${dataDir} (use --data-dir)`)
+  const pgUrl = values['pg-url']
+  if (pgUrl === undefined && command !== 'import' && !fs.existsSync(path.join(dataDir, 'pixstore.sqlite'))) {
+    throw new UsageError(`No Pixstore data in ${dataDir} (use --data-dir, or --pg-url for PostgreSQL)`)
   }
   setErrorHandlingMode('hybrid')
-  const open = () => createPixstoreBackend({ dataDir })
+  const open = () =>
+    pgUrl === undefined
+      ? createPixstoreBackend({ dataDir })
+      : createPixstoreBackend({ metadataStore: postgresStore(values, pgUrl), blobStore: s3Store(values) })
 
   switch (command) {
     case 'import': {
@@ -139,47 +162,82 @@ async function main(argv: string[]): Promise<number> {
       })
     }
     case 'rotate-master-key': {
+      const waitSeconds = values.wait === undefined ? 15 : Number(values.wait)
+      if (!Number.isFinite(waitSeconds) || waitSeconds < 0) throw new UsageError('--wait takes a number of seconds')
       const probe = open()
-      const fromFile = probe.masterKeySource === 'loaded' || probe.masterKeySource === 'generated'
+      const fromFile = pgUrl === undefined && (probe.masterKeySource === 'loaded' || probe.masterKeySource === 'generated')
       await probe.close()
-      if (fromFile) {
-        // Keys kept in the data directory: add a new one in front, rewrap, then drop the old ones.
-        writeMasterKeyFile(dataDir, [generateMasterKeyEntry(), ...(readMasterKeyFile(dataDir) ?? [])])
-      }
+      // Keys kept in the data directory: the new key goes in front (running processes
+      // re-read the file within a second); old keys leave only once no row needs them.
+      if (fromFile) writeMasterKeyFile(dataDir, [generateMasterKeyEntry(), ...(readMasterKeyFile(dataDir) ?? [])])
       return withBackend(open(), async (backend) => {
         const total = (await backend.stats()).images
         const progress = createProgress('rewrap', total)
-        const report = await backend.rotateMasterKey((done) => progress.update(done))
+        const report = await backend.rotateMasterKey({ onProgress: (done) => progress.update(done), waitMs: waitSeconds * 1000 })
+        if (report.notReady.length > 0) {
+          print(
+            report,
+            `Nothing was rewrapped: ${report.notReady.length} running process(es) do not hold master key "${report.currentKeyId}" ` +
+              `and could not read images rewrapped under it:\n` +
+              report.notReady.map((i) => `  ${describeInstance(i)}`).join('\n') +
+              `\nGive them the key (PIXSTORE_MASTER_KEY="${report.currentKeyId}:…,<old keys>"), restart them, and run this again.`,
+          )
+          return 1
+        }
         progress.done(report.checked)
         const verified = await backend.verify()
-        const keyProblems = verified.failures.filter((f) => f.problem === 'key-unavailable')
-        // Old keys go only once nothing needs them; otherwise every key stays where it was.
-        const complete = report.unavailable.length === 0 && keyProblems.length === 0
-        if (fromFile && complete) writeMasterKeyFile(dataDir, (readMasterKeyFile(dataDir) ?? []).slice(0, 1))
-        const advice = !complete
-          ? `${report.unavailable.length} image keys could not be unwrapped with the configured master keys: all keys were kept`
-          : fromFile
-            ? 'the old keys were removed from the data directory'
-            : `every image key is now wrapped under "${report.currentKeyId}": the other configured master keys can be removed`
+        let kept: string[] = report.stillInUse
+        if (fromFile) {
+          const entries = readMasterKeyFile(dataDir) ?? []
+          const keep = entries.filter((entry) => {
+            const id = entry.slice(0, entry.indexOf(':'))
+            return id === report.currentKeyId || report.stillInUse.includes(id)
+          })
+          writeMasterKeyFile(dataDir, keep)
+          kept = keep.map((entry) => entry.slice(0, entry.indexOf(':'))).filter((id) => id !== report.currentKeyId)
+        }
+        const retiredOld = report.retired.filter((id) => id !== report.currentKeyId && !report.stillInUse.includes(id))
+        const advice =
+          kept.length > 0
+            ? `kept master key(s) ${kept.join(', ')}: ${report.unavailable.length} image key(s) still need them and could not be unwrapped here`
+            : fromFile
+              ? 'the old keys were removed from the data directory'
+              : retiredOld.length > 0
+                ? `no image needs ${retiredOld.join(', ')} any more: remove them from PIXSTORE_MASTER_KEY of every process`
+                : 'no other master key is needed'
         print(
           { ...report, verifyFailures: verified.failures },
           `${report.rewrapped} keys rewrapped under "${report.currentKeyId}" (${report.checked} images, ` +
             `${report.changedMeanwhile} updated meanwhile); ${advice}`,
         )
-        return verified.failures.length > 0 ? 1 : 0
+        return verified.failures.length > 0 || kept.length > 0 ? 1 : 0
       })
     }
     case 'rotate-proof-secret': {
-      const probe = open()
-      const source = probe.secretSource
-      await probe.close()
-      if (source !== 'loaded' && source !== 'generated') {
-        throw new UsageError('The proof secret comes from PIXSTORE_PROOF_SECRET: rotate it there (new secret first, old one after it)')
-      }
-      rotateProofSecretFile(dataDir)
-      print({ rotated: true }, 'New proof secret in place: restart the backends; proofs of the previous secret stay valid until the next rotation')
-      return 0
+      return withBackend(open(), async (backend) => {
+        if (backend.secretSource !== 'loaded' && backend.secretSource !== 'generated') {
+          throw new UsageError('The proof secret comes from PIXSTORE_PROOF_SECRET: rotate it there (new secret first, old one after it)')
+        }
+        // A secret that stops signing must still verify the proofs it signed for as long
+        // as they can be valid: up to two windows of the longest window a live process uses.
+        const windows = (await backend.liveInstances()).map((i) => i.proofWindowMs)
+        const keepMs = windows.includes(-1) ? Infinity : 2 * Math.max(backend.config.statelessKeyWindowLength, ...windows) + 5_000
+        rotateProofSecretFile(dataDir, keepMs)
+        print(
+          { rotated: true, keepRetiredMs: keepMs === Infinity ? null : keepMs },
+          'New proof secret in place: running backends sign with it within a second; proofs signed with the previous ' +
+            (keepMs === Infinity ? 'secrets stay valid (proofs never expire here)' : `secret stay valid for ${Math.round(keepMs / 1000)} s`),
+        )
+        return 0
+      })
     }
+    case 'instances':
+      return withBackend(open(), async (backend) => {
+        const self = process.pid
+        const live = (await backend.liveInstances()).filter((i) => !(i.pid === self && i.host === os.hostname()))
+        print(live, live.length === 0 ? 'No running backend process' : live.map(describeInstance).join('\n'))
+        return 0
+      })
     case 'stats':
       return withBackend(open(), async (backend) => {
         const stats = await backend.stats()
@@ -204,20 +262,12 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function runMigration(values: Record<string, string | boolean | undefined>, print: (json: unknown, text: string) => void): Promise<number> {
-  const text = (name: string) => (typeof values[name] === 'string' ? (values[name] as string) : undefined)
-  const from = text('from')
-  const to = text('to')
-  const bucket = text('s3-bucket')
-  if (!from || !to || !bucket) throw new UsageError('migrate needs --from <data dir>, --to <postgres url> and --s3-bucket <name>')
-  const metadata = createPostgresMetadataStore({ connectionString: to, schema: text('pg-schema'), tablePrefix: text('pg-table-prefix') })
-  const blobs = createS3BlobStore({
-    bucket,
-    endpoint: text('s3-endpoint'),
-    region: text('s3-region'),
-    prefix: text('s3-prefix'),
-    forcePathStyle: values['s3-path-style'] === true,
-  })
+async function runMigration(values: Values, print: (json: unknown, text: string) => void): Promise<number> {
+  const from = text(values, 'from')
+  const to = text(values, 'to')
+  if (!from || !to || !text(values, 's3-bucket')) throw new UsageError('migrate needs --from <data dir>, --to <postgres url> and --s3-bucket <name>')
+  const metadata = postgresStore(values, to)
+  const blobs = s3Store(values)
   try {
     const progress = createProgress('migrate', undefined)
     const report = await migrate(path.resolve(from), { metadata, blobs, onProgress: (done, total) => progress.update(done, total) })
@@ -236,6 +286,34 @@ async function runMigration(values: Record<string, string | boolean | undefined>
   } finally {
     await Promise.all([metadata.close(), blobs.close()])
   }
+}
+
+function describeInstance(instance: SeenInstance): string {
+  return `pid ${instance.pid} on ${instance.host}: master keys ${instance.masterKeyIds.join(', ')}` + (instance.reloadsKeys ? ' (re-reads the data directory)' : '')
+}
+
+function packageVersion(): string {
+  const file = fileURLToPath(new URL('../../package.json', import.meta.url))
+  return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version
+}
+
+type Values = Record<string, string | boolean | undefined>
+const text = (values: Values, name: string) => (typeof values[name] === 'string' ? (values[name] as string) : undefined)
+
+function postgresStore(values: Values, connectionString: string) {
+  return createPostgresMetadataStore({ connectionString, schema: text(values, 'pg-schema'), tablePrefix: text(values, 'pg-table-prefix') })
+}
+
+function s3Store(values: Values) {
+  const bucket = text(values, 's3-bucket')
+  if (!bucket) throw new UsageError('--pg-url needs --s3-bucket <name> too')
+  return createS3BlobStore({
+    bucket,
+    endpoint: text(values, 's3-endpoint'),
+    region: text(values, 's3-region'),
+    prefix: text(values, 's3-prefix'),
+    forcePathStyle: values['s3-path-style'] === true,
+  })
 }
 
 async function withBackend(backend: PixstoreBackend, action: (backend: PixstoreBackend) => Promise<number>): Promise<number> {

@@ -106,7 +106,13 @@ async function compareSample(fromDataDir: string, target: MigrationTarget, ids: 
   const secret = randomBytes(32).toString('base64url')
   const common = { statelessProofSecret: secret, masterKeys }
   const before = createPixstoreBackend({ ...common, dataDir: fromDataDir })
-  const after = createPixstoreBackend({ ...common, metadataStore: target.metadata, blobStore: target.blobs })
+  // The destination stores stay open for the caller, who closes them.
+  const keepOpen = async () => undefined
+  const after = createPixstoreBackend({
+    ...common,
+    metadataStore: { ...target.metadata, close: keepOpen },
+    blobStore: { ...target.blobs, close: keepOpen },
+  })
   try {
     for (const id of ids) {
       const [left, right] = await Promise.all([before, after].map((backend) => plaintext(backend, id)))
@@ -114,7 +120,7 @@ async function compareSample(fromDataDir: string, target: MigrationTarget, ids: 
       if (!left || !right || !left.equals(right)) report.sampleMismatches.push(id)
     }
   } finally {
-    await before.close()
+    await Promise.all([before.close(), after.close()])
   }
 }
 

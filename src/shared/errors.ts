@@ -26,6 +26,7 @@ export type PixstoreErrorCode =
   | 'UNSUPPORTED'
   | 'MISSING_DEPENDENCY'
   | 'STORAGE_FAILED'
+  | 'KEY_RETIRED'
   | 'INTERNAL'
 
 const expectedCodes: ReadonlySet<PixstoreErrorCode> = new Set<PixstoreErrorCode>([

@@ -140,7 +140,16 @@ describe('Keys at rest: envelope encryption and rotation', () => {
     const files = snapshotImages()
     const tokens = rowsOf(data.dir).map((row) => [row.id, row.token])
     await sleep(20)
-    expect(await both.rotateMasterKey()).toEqual({ currentKeyId: 'new', checked: 6, rewrapped: 3, changedMeanwhile: 0, unavailable: [] })
+    expect(await both.rotateMasterKey()).toEqual({
+      currentKeyId: 'new',
+      notReady: [],
+      retired: ['old'],
+      checked: 6,
+      rewrapped: 3,
+      changedMeanwhile: 0,
+      unavailable: [],
+      stillInUse: [],
+    })
     expect(snapshotImages()).toEqual(files)
     expect(rowsOf(data.dir).map((row) => [row.id, row.token])).toEqual(tokens)
     expect(keyIdCounts(data.dir)).toEqual({ new: 6 })
@@ -159,8 +168,10 @@ describe('Keys at rest: envelope encryption and rotation', () => {
 
   it('resumes an interrupted rotation, and a finished one rewraps nothing more', async () => {
     const { both, newKey } = await halfRotated()
-    const interrupted = both.rotateMasterKey((done) => {
-      if (done === 1) throw new Error('interrupted after the first row')
+    const interrupted = both.rotateMasterKey({
+      onProgress: (done) => {
+        if (done === 1) throw new Error('interrupted after the first row')
+      },
     })
     await expect(interrupted).rejects.toThrow('interrupted')
     const left = keyIdCounts(data.dir).old ?? 0
@@ -227,7 +238,7 @@ describe('Keys at rest: envelope encryption and rotation', () => {
     }
   })
 
-  it('rotates the proof secret file: new proofs, the previous secret still verifies, the one before is refused', async () => {
+  it('rotates the proof secret file: new proofs, the previous secret still verifies, the one before is refused once its proofs expired', async () => {
     vi.stubEnv('PIXSTORE_PROOF_SECRET', '')
     // Proofs that never expire depend only on the secret, so proofs can be compared.
     const options = { masterKeys: [masterKey('k')], statelessKeyWindowLength: -1 }
@@ -237,7 +248,7 @@ describe('Keys at rest: envelope encryption and rotation', () => {
     const proof1 = first.getImageRecord(id)!.statelessProof
     await first.close()
 
-    rotateProofSecretFile(data.dir)
+    rotateProofSecretFile(data.dir, 0)
     expect(fs.statSync(path.join(data.dir, 'proof-secret')).mode & 0o777).toBe(0o600)
     const second = start(options)
     expect(second.secretSource).toBe('loaded')
@@ -247,7 +258,7 @@ describe('Keys at rest: envelope encryption and rotation', () => {
     expect(await proofState(second, id, proof2)).toBe(PayloadState.Updated)
     await second.close()
 
-    rotateProofSecretFile(data.dir)
+    rotateProofSecretFile(data.dir, 0)
     const third = start(options)
     const proof3 = third.getImageRecord(id)!.statelessProof
     expect(new Set([proof1, proof2, proof3]).size).toBe(3)

@@ -1,7 +1,9 @@
-// One backend instance for the scale-out test: PostgreSQL metadata and S3 blobs, the
-// built-in endpoint on a free port, and commands from the parent test over IPC.
-// Settings come in PIXSTORE_INSTANCE (JSON): { pgUrl, schema, s3 }; secrets in the environment.
+// One backend instance for the multi-process tests, with the built-in endpoint on a free
+// port and commands from the parent test over IPC. Settings come in PIXSTORE_INSTANCE
+// (JSON): { dataDir } for the embedded store, or { pgUrl, schema, s3 } for PostgreSQL and
+// S3; secrets come from the environment or, on the embedded store, from the data directory.
 import {
+  closePixstoreBackend,
   createPostgresMetadataStore,
   createS3BlobStore,
   getImageRecordAsync,
@@ -11,12 +13,13 @@ import {
 } from 'pixstore/backend'
 
 const settings = JSON.parse(process.env.PIXSTORE_INSTANCE)
-const { backend, endpoint } = initPixstoreBackend({
-  metadataStore: createPostgresMetadataStore({ connectionString: settings.pgUrl, schema: settings.schema }),
-  blobStore: createS3BlobStore(settings.s3),
-  defaultEndpointListenPort: 0,
-  errorHandlingMode: 'throw',
-})
+const stores = settings.dataDir
+  ? { dataDir: settings.dataDir }
+  : {
+      metadataStore: createPostgresMetadataStore({ connectionString: settings.pgUrl, schema: settings.schema }),
+      blobStore: createS3BlobStore(settings.s3),
+    }
+const { backend, endpoint } = initPixstoreBackend({ ...stores, defaultEndpointListenPort: 0, errorHandlingMode: 'throw' })
 const { port } = await endpoint
 
 const commands = {
@@ -24,6 +27,11 @@ const commands = {
   update: ({ id, image }) => updateImage(id, Buffer.from(image, 'base64')),
   record: ({ id }) => getImageRecordAsync(id),
   verify: () => backend.verify(),
+  close: async () => {
+    await closePixstoreBackend()
+    setImmediate(() => process.exit(0))
+    return true
+  },
 }
 
 process.on('message', async ({ seq, command, args }) => {

@@ -108,5 +108,44 @@ export function testMetadataStore(name: string, open: () => Promise<{ store: Met
       expect(await store.import({ ...row, bytes: 1 })).toBe(false)
       expect((await store.commit(version('after'), 'create')).image.token).toBeGreaterThan(row.token)
     })
+
+    it('refuses commits, imports and rewraps under a retired key, and reports the keys rows use', async () => {
+      const { image } = await store.commit(version('old-1'), 'create')
+      await store.commit(version('new-1', { keyId: 'k2' }), 'create')
+      expect(await store.keyIdsInUse()).toEqual(['k1', 'k2'])
+      expect(await store.retiredKeyIds()).toEqual([])
+      await store.retireKeys(['k1', 'k0'])
+      await store.retireKeys(['k1'])
+      expect(await store.retiredKeyIds()).toEqual(['k0', 'k1'])
+      expect(await codeOf(store.commit(version('old-2'), 'create'))).toBe('KEY_RETIRED')
+      expect(await codeOf(store.commit(version('old-1'), 'update'))).toBe('KEY_RETIRED')
+      expect(await store.get('old-2')).toBeUndefined()
+      expect(await store.get('old-1')).toEqual(image)
+      if (store.import) {
+        const row: StoredImage = { ...version('imported-old'), token: 1, updatedAt: 1 }
+        expect(await codeOf(store.import(row))).toBe('KEY_RETIRED')
+      }
+      const to = { keyId: 'k0', wrappedKey: randomBytes(60).toString('base64') }
+      expect(await store.replaceKey('old-1', image.blobKey, image, to)).toBe(false)
+      expect(await codeOf(store.commit(version('old-1', { keyId: 'k2' }), 'update'))).toBe('OK')
+      expect(await store.keyIdsInUse()).toEqual(['k2'])
+    })
+
+    it('lists the instances heard from lately, with what they hold, and forgets one that closes', async () => {
+      const info = (id: string) => ({ id, host: 'h', pid: 1, masterKeyIds: ['k2', 'k1'], reloadsKeys: true, proofWindowMs: 20_000 })
+      await store.beat(info('a'))
+      await store.beat(info('b'))
+      await store.beat({ ...info('a'), masterKeyIds: ['k3'] })
+      const live = (await store.liveInstances(60_000)).sort((x, y) => x.id.localeCompare(y.id))
+      expect(live).toEqual([
+        { ...info('a'), masterKeyIds: ['k3'], seenAt: expect.any(Number) },
+        { ...info('b'), seenAt: expect.any(Number) },
+      ])
+      expect(Math.abs(live[0]!.seenAt - Date.now())).toBeLessThan(60_000)
+      await store.forgetInstance('a')
+      expect((await store.liveInstances(60_000)).map((i) => i.id)).toEqual(['b'])
+      await new Promise((resolve) => setTimeout(resolve, 30))
+      expect(await store.liveInstances(10)).toEqual([])
+    })
   })
 }

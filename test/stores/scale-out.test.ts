@@ -1,6 +1,4 @@
-import { fork, type ChildProcess } from 'node:child_process'
 import { createDecipheriv, randomBytes } from 'node:crypto'
-import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   createPixstoreBackend,
@@ -8,52 +6,12 @@ import {
   createS3BlobStore,
   type PixstoreBackend,
 } from 'pixstore/backend'
-import { PayloadState, decodePayload, setErrorHandlingMode } from 'pixstore/shared'
+import { PayloadState, setErrorHandlingMode } from 'pixstore/shared'
 import type { ImageRecord } from 'pixstore/types'
 import { samplePicture } from '../../demo/sample-images.js'
 import { sha256 } from '../helpers.js'
 import { pgUrl, postgresAvailable, startS3, testSchema } from './services.js'
-
-interface Instance {
-  port: number
-  call<T>(command: string, args?: object): Promise<T>
-  child: ChildProcess
-}
-
-/** Starts one backend process on the shared stores. */
-async function startInstance(settings: object, env: NodeJS.ProcessEnv): Promise<Instance> {
-  const child = fork(path.resolve('test/children/instance.mjs'), { env: { ...env, PIXSTORE_INSTANCE: JSON.stringify(settings) }, stdio: 'inherit' })
-  const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>()
-  let seq = 0
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`instance exited with ${code}`)))
-    child.on('message', (message: { ready?: boolean; port?: number; seq?: number; result?: unknown; error?: { code: string; message: string } }) => {
-      if (message.ready) return resolve(message.port!)
-      const pending = waiting.get(message.seq!)
-      waiting.delete(message.seq!)
-      if (message.error) pending?.reject(Object.assign(new Error(message.error.message), { code: message.error.code }))
-      else pending?.resolve(message.result)
-    })
-  })
-  return {
-    port,
-    child,
-    call: <T>(command: string, args: object = {}) =>
-      new Promise<T>((resolve, reject) => {
-        waiting.set(++seq, { resolve: resolve as (v: unknown) => void, reject })
-        child.send({ seq, command, args })
-      }),
-  }
-}
-
-/** Fetches a payload from an instance's endpoint, as the browser would. */
-async function fetchPayload(instance: Instance, record: ImageRecord, token: number | undefined) {
-  const headers: Record<string, string> = { 'x-pixstore-proof': record.statelessProof }
-  if (token !== undefined) headers['x-pixstore-token'] = String(token)
-  const response = await fetch(`http://127.0.0.1:${instance.port}/pixstore-image/${encodeURIComponent(record.id)}`, { headers })
-  expect(response.status).toBe(200)
-  return decodePayload(new Uint8Array(await response.arrayBuffer()))
-}
+import { fetchPayload, startInstance, type Instance } from '../children/instances.js'
 
 const decrypt = (ciphertext: Uint8Array, key: Uint8Array, iv: Uint8Array, tag: Uint8Array) => {
   const decipher = createDecipheriv('aes-256-gcm', key, iv).setAuthTag(tag)

@@ -1,3 +1,4 @@
+import { PixstoreError } from '../../shared/errors.js'
 import type { ImageFormat } from '../../shared/image-format.js'
 
 /** What the metadata store keeps for the current version of one image. */
@@ -33,6 +34,26 @@ export interface WrappedKey {
 }
 
 /**
+ * A running backend instance, as it records itself in the metadata store so that key
+ * rotation knows which keys every live process holds.
+ */
+export interface InstanceInfo {
+  /** Random id of the instance, new at every start. */
+  id: string
+  host: string
+  pid: number
+  /** Ids of the master keys it holds, the one it wraps new data keys under first. */
+  masterKeyIds: string[]
+  /** Whether it re-reads its keys from the data directory (so it picks up a rotation by itself). */
+  reloadsKeys: boolean
+  /** Its proof window in ms (-1: proofs never expire). */
+  proofWindowMs: number
+}
+
+/** An instance and when the store last heard from it, ms since the epoch by the store's clock. */
+export type SeenInstance = InstanceInfo & { seenAt: number }
+
+/**
  * Where image metadata lives. Pixstore calls it; apps only pick one.
  *
  * Every write is atomic: a reader sees the previous row or the new one, never a mix.
@@ -47,7 +68,10 @@ export interface MetadataStore {
   getSync?(id: string): StoredImage | undefined
   /**
    * Commits a version and assigns its token. `mode` `create` fails with `ALREADY_EXISTS`
-   * if the id has a row, `update` fails with `NOT_FOUND` if it has none.
+   * if the id has a row, `update` fails with `NOT_FOUND` if it has none. A version wrapped
+   * under a retired master key fails with `KEY_RETIRED`, checked in the same transaction
+   * that writes the row, so that no row under a retired key can appear once `retireKeys`
+   * has returned.
    * Returns the committed row and the blob key it replaced, if any.
    */
   commit(version: ImageVersion, mode: 'create' | 'update'): Promise<{ image: StoredImage; replacedBlobKey?: string }>
@@ -57,15 +81,35 @@ export interface MetadataStore {
   list(after: string | undefined, limit: number): Promise<StoredImage[]>
   /**
    * Replaces the wrapped key of `id` if the row still holds `from` for the same blob, and
-   * returns whether it did (a row updated meanwhile has a new key already).
+   * returns whether it did (a row updated meanwhile has a new key already). Never rewraps
+   * under a retired key.
    */
   replaceKey(id: string, blobKey: string, from: WrappedKey, to: WrappedKey): Promise<boolean>
   /**
    * Optional capability: stores a row exactly as given (token included) unless the id
    * has one already, and keeps the store's clock ahead of its token; returns whether it
-   * stored it. Used by `pixstore migrate`.
+   * stored it. Used by `pixstore migrate`. Fails with `KEY_RETIRED` like `commit`.
    */
   import?(image: StoredImage): Promise<boolean>
+  /** Ids of every master key some row's data key is wrapped under. */
+  keyIdsInUse(): Promise<string[]>
+  /**
+   * Retires master keys: from the moment this returns, `commit`, `import` and `replaceKey`
+   * refuse data keys wrapped under them, in every process sharing the store.
+   */
+  retireKeys(ids: readonly string[]): Promise<void>
+  /** Ids of the retired master keys. */
+  retiredKeyIds(): Promise<string[]>
+  /** Records that an instance is alive, and what it holds (called every second or so). */
+  beat(instance: InstanceInfo): Promise<void>
+  /** Removes an instance's record (when it closes). */
+  forgetInstance(id: string): Promise<void>
+  /** Instances heard from within the last `withinMs` ms. */
+  liveInstances(withinMs: number): Promise<SeenInstance[]>
   /** Releases connections and handles. */
   close(): Promise<void>
 }
+
+/** The error a store reports for a data key wrapped under a retired master key. */
+export const retiredKeyError = (keyId: string) =>
+  new PixstoreError('KEY_RETIRED', `Master key "${keyId}" has been retired by a key rotation: wrap new data keys under the current key`)

@@ -2,9 +2,9 @@ import type { Pool, PoolClient, PoolConfig } from 'pg'
 import { PixstoreError } from '../../../shared/errors.js'
 import { loadOptional } from '../optional-dependency.js'
 import { fromRow, type ImageRow } from './row.js'
-import type { ImageVersion, MetadataStore, StoredImage } from '../metadata-store.js'
+import { retiredKeyError, type ImageVersion, type InstanceInfo, type MetadataStore, type StoredImage } from '../metadata-store.js'
 
-const SCHEMA_VERSION = 1
+const SCHEMA_VERSION = 2
 
 /** Options of the PostgreSQL metadata store. */
 export interface PostgresMetadataStoreOptions {
@@ -43,6 +43,10 @@ export function createPostgresMetadataStore(options: PostgresMetadataStoreOption
   const images = table('images')
   const clock = table('clock')
   const version = table('schema_version')
+  const retired = table('retired_keys')
+  const instances = table('instances')
+  // The database's clock, so that instances on machines whose clocks differ agree on who is live.
+  const nowMs = '(extract(epoch from clock_timestamp()) * 1000)::bigint'
 
   const ownPool = !options.pool
   let pool: Promise<Pool> | undefined
@@ -88,7 +92,16 @@ export function createPostgresMetadataStore(options: PostgresMetadataStoreOption
           height integer NOT NULL,
           updated_at bigint NOT NULL
         )`)
-        await client.query(current === 0 && found.rows.length === 0 ? `INSERT INTO ${version} (version) VALUES (1)` : `UPDATE ${version} SET version = 1`)
+      }
+      if (current < 2) {
+        await client.query(`CREATE TABLE ${retired} (id text PRIMARY KEY, retired_at bigint NOT NULL)`)
+        await client.query(`CREATE TABLE ${instances} (id text PRIMARY KEY, info jsonb NOT NULL, seen_at bigint NOT NULL)`)
+      }
+      if (current < SCHEMA_VERSION) {
+        await client.query(
+          found.rows.length === 0 ? `INSERT INTO ${version} (version) VALUES ($1)` : `UPDATE ${version} SET version = $1`,
+          [SCHEMA_VERSION],
+        )
       }
       await client.query('COMMIT')
       return p
@@ -131,14 +144,23 @@ export function createPostgresMetadataStore(options: PostgresMetadataStoreOption
     }
   }
 
-  const query = async (what: string, text: string, values: unknown[]) => {
+  const queryAny = async <Row extends object>(what: string, text: string, values: unknown[]) => {
     const p = await connected()
     try {
-      return await p.query<ImageRow>(text, values)
+      return await p.query<Row & Record<string, unknown>>(text, values)
     } catch (cause) {
       throw fail(what, cause)
     }
   }
+  const query = (what: string, text: string, values: unknown[]) => queryAny<ImageRow>(what, text, values)
+
+  // Run after taking the clock row, which `retireKeys` takes too: a commit either finished
+  // before a retirement or sees it.
+  const refuseRetired = async (client: PoolClient, keyId: string) => {
+    const found = await client.query(`SELECT 1 FROM ${retired} WHERE id = $1`, [keyId])
+    if (found.rows.length > 0) throw retiredKeyError(keyId)
+  }
+  const tickClock = (client: PoolClient) => client.query(`UPDATE ${clock} SET last_token = last_token WHERE id = 1`)
 
   const columns = 'id, token, key_id, wrapped_key, iv, tag, blob_key, format, bytes, width, height, updated_at'
   const valuesOf = (i: StoredImage) => [i.id, i.token, i.keyId, i.wrappedKey, i.iv, i.tag, i.blobKey, i.format, i.bytes, i.width, i.height, i.updatedAt]
@@ -156,6 +178,7 @@ export function createPostgresMetadataStore(options: PostgresMetadataStoreOption
           `UPDATE ${clock} SET last_token = GREATEST(last_token + 1, $1) WHERE id = 1 RETURNING last_token`,
           [updatedAt],
         )
+        await refuseRetired(client, version.keyId)
         const previous = (await client.query<ImageRow>(`SELECT * FROM ${images} WHERE id = $1`, [version.id])).rows[0]
         if (mode === 'create' && previous) throw new PixstoreError('ALREADY_EXISTS', `An image with id "${version.id}" already exists`)
         if (mode === 'update' && !previous) throw new PixstoreError('NOT_FOUND', `No image with id "${version.id}"`)
@@ -185,7 +208,8 @@ export function createPostgresMetadataStore(options: PostgresMetadataStoreOption
     async replaceKey(id, blobKey, from, to) {
       const { rowCount } = await query(
         'rewrap',
-        `UPDATE ${images} SET key_id = $5, wrapped_key = $6 WHERE id = $1 AND blob_key = $2 AND key_id = $3 AND wrapped_key = $4`,
+        `UPDATE ${images} SET key_id = $5, wrapped_key = $6 WHERE id = $1 AND blob_key = $2 AND key_id = $3 AND wrapped_key = $4
+           AND NOT EXISTS (SELECT 1 FROM ${retired} WHERE id = $5)`,
         [id, blobKey, from.keyId, from.wrappedKey, to.keyId, to.wrappedKey],
       )
       return rowCount === 1
@@ -193,12 +217,47 @@ export function createPostgresMetadataStore(options: PostgresMetadataStoreOption
     import: (image) =>
       transaction('import', async (client) => {
         await client.query(`UPDATE ${clock} SET last_token = GREATEST(last_token, $1) WHERE id = 1`, [image.token])
+        await refuseRetired(client, image.keyId)
         const inserted = await client.query(
           `INSERT INTO ${images} (${columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING`,
           valuesOf(image),
         )
         return inserted.rowCount === 1
       }),
+    async keyIdsInUse() {
+      const { rows } = await query('read', `SELECT DISTINCT key_id FROM ${images} ORDER BY key_id`, [])
+      return rows.map((row) => row.key_id)
+    },
+    retireKeys: (ids) =>
+      transaction('retire keys', async (client) => {
+        await tickClock(client)
+        for (const id of ids) {
+          await client.query(`INSERT INTO ${retired} (id, retired_at) VALUES ($1, ${nowMs}) ON CONFLICT (id) DO NOTHING`, [id])
+        }
+      }),
+    async retiredKeyIds() {
+      const { rows } = await query('read', `SELECT id FROM ${retired} ORDER BY id`, [])
+      return rows.map((row) => row.id)
+    },
+    async beat(instance) {
+      await query(
+        'record an instance',
+        `INSERT INTO ${instances} (id, info, seen_at) VALUES ($1, $2, ${nowMs})
+         ON CONFLICT (id) DO UPDATE SET info = excluded.info, seen_at = excluded.seen_at`,
+        [instance.id, JSON.stringify(instance)],
+      )
+    },
+    async forgetInstance(id) {
+      await query('forget an instance', `DELETE FROM ${instances} WHERE id = $1`, [id])
+    },
+    async liveInstances(withinMs) {
+      const { rows } = await queryAny<{ info: InstanceInfo; seen_at: string }>(
+        'read',
+        `SELECT info, seen_at FROM ${instances} WHERE seen_at > ${nowMs} - $1`,
+        [withinMs],
+      )
+      return rows.map((row) => ({ ...row.info, seenAt: Number(row.seen_at) }))
+    },
     async close() {
       if (ownPool && pool) await (await pool).end()
     },

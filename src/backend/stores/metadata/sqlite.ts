@@ -1,9 +1,9 @@
 import Database from 'better-sqlite3'
 import { PixstoreError } from '../../../shared/errors.js'
 import { fromRow, type ImageRow } from './row.js'
-import type { ImageVersion, MetadataStore, StoredImage, WrappedKey } from '../metadata-store.js'
+import { retiredKeyError, type ImageVersion, type InstanceInfo, type MetadataStore, type StoredImage, type WrappedKey } from '../metadata-store.js'
 
-const SCHEMA_VERSION = 1
+const SCHEMA_VERSION = 2
 
 const schema = `
 CREATE TABLE IF NOT EXISTS pixstore_schema (version INTEGER NOT NULL);
@@ -26,6 +26,15 @@ CREATE TABLE IF NOT EXISTS pixstore_images (
   height INTEGER NOT NULL,
   updated_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pixstore_retired_keys (
+  id TEXT PRIMARY KEY,
+  retired_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pixstore_instances (
+  id TEXT PRIMARY KEY,
+  info TEXT NOT NULL,
+  seen_at INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS pixstore_inline_blobs (
   key TEXT PRIMARY KEY,
   data BLOB NOT NULL,
@@ -43,7 +52,7 @@ export interface SqliteMetadataStoreOptions {
 /** The embedded SQLite metadata store, with what only it can do. */
 export interface SqliteMetadataStore extends MetadataStore {
   getSync(id: string): StoredImage | undefined
-  /** Ids of the master keys the stored data keys are wrapped under (at most 20). */
+  /** Ids of the master keys the stored data keys are wrapped under. */
   keyIdsInUseSync(): string[]
   /**
    * Small blobs kept inside the database: `stage` holds one in memory until the commit of
@@ -76,6 +85,10 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
     if (version === undefined) db.prepare('INSERT INTO pixstore_schema (version) VALUES (?)').run(SCHEMA_VERSION)
     else if (version > SCHEMA_VERSION) {
       throw new PixstoreError('INVALID_CONFIG', `${options.file} was written by a newer Pixstore (schema ${version})`)
+    } else if (version < SCHEMA_VERSION) {
+      // Version 2 adds the retired keys and the instances (created above): an older
+      // Pixstore would ignore a retirement, so it must not open this file any more.
+      db.prepare('UPDATE pixstore_schema SET version = ?').run(SCHEMA_VERSION)
     }
   } catch (cause) {
     if (cause instanceof PixstoreError) throw cause
@@ -103,7 +116,8 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
   const listAfter = db.prepare<[string, number], ImageRow>('SELECT * FROM pixstore_images WHERE id > ? ORDER BY id LIMIT ?')
   const rekey = db.prepare(
     `UPDATE pixstore_images SET key_id = @toKeyId, wrapped_key = @toWrappedKey
-     WHERE id = @id AND blob_key = @blobKey AND key_id = @fromKeyId AND wrapped_key = @fromWrappedKey`,
+     WHERE id = @id AND blob_key = @blobKey AND key_id = @fromKeyId AND wrapped_key = @fromWrappedKey
+       AND NOT EXISTS (SELECT 1 FROM pixstore_retired_keys WHERE id = @toKeyId)`,
   )
 
   const staged = new Map<string, Uint8Array>()
@@ -114,7 +128,13 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
     'SELECT key, length(data) AS size, created_at FROM pixstore_inline_blobs ORDER BY key',
   )
 
+  const isRetired = db.prepare<[string], number>('SELECT 1 FROM pixstore_retired_keys WHERE id = ?').pluck()
+  const refuseRetired = (keyId: string) => {
+    if (isRetired.get(keyId)) throw retiredKeyError(keyId)
+  }
+
   const commit = db.transaction((version: ImageVersion, mode: 'create' | 'update') => {
+    refuseRetired(version.keyId)
     const previous = select.get(version.id)
     if (mode === 'create' && previous) throw new PixstoreError('ALREADY_EXISTS', `An image with id "${version.id}" already exists`)
     if (mode === 'update' && !previous) throw new PixstoreError('NOT_FOUND', `No image with id "${version.id}"`)
@@ -181,11 +201,29 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
       return row && fromRow(row)
     })
 
-  const keyIdsInUse = db.prepare<[], string>('SELECT DISTINCT key_id FROM pixstore_images LIMIT 20').pluck()
+  const keyIdsInUse = db.prepare<[], string>('SELECT DISTINCT key_id FROM pixstore_images ORDER BY key_id').pluck()
+  const retire = db.prepare('INSERT OR IGNORE INTO pixstore_retired_keys (id, retired_at) VALUES (?, ?)')
+  const retired = db.prepare<[], string>('SELECT id FROM pixstore_retired_keys ORDER BY id').pluck()
+  const beat = db.prepare(
+    'INSERT INTO pixstore_instances (id, info, seen_at) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET info = excluded.info, seen_at = excluded.seen_at',
+  )
+  const forget = db.prepare('DELETE FROM pixstore_instances WHERE id = ?')
+  const seen = db.prepare<[number], { info: string; seen_at: number }>('SELECT info, seen_at FROM pixstore_instances WHERE seen_at > ?')
+  const retireAll = db.transaction((ids: readonly string[]) => {
+    const now = Date.now()
+    for (const id of ids) retire.run(id, now)
+  })
 
   return {
     getSync,
     keyIdsInUseSync: () => guard('read', () => keyIdsInUse.all()),
+    keyIdsInUse: async () => guard('read', () => keyIdsInUse.all()),
+    retireKeys: async (ids) => guard('retire keys', () => retireAll.immediate(ids)),
+    retiredKeyIds: async () => guard('read', () => retired.all()),
+    beat: async (instance) => guard('record an instance', () => void beat.run(instance.id, JSON.stringify(instance), Date.now())),
+    forgetInstance: async (id) => guard('forget an instance', () => void forget.run(id)),
+    liveInstances: async (withinMs) =>
+      guard('read', () => seen.all(Date.now() - withinMs).map((row) => ({ ...(JSON.parse(row.info) as InstanceInfo), seenAt: row.seen_at }))),
     get: async (id) => getSync(id),
     commit: (version, mode) =>
       new Promise((resolve, reject) => {
