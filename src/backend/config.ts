@@ -1,6 +1,6 @@
 import path from 'node:path'
 import { errorHandlingModes, type ErrorHandlingMode } from '../shared/error-handling.js'
-import { rejectUnknownOptions, requireOption } from '../shared/options.js'
+import { ownProperties, rejectUnknownOptions, requireOption } from '../shared/options.js'
 import type { BlobStore } from './stores/blob-store.js'
 import type { MetadataStore } from './stores/metadata-store.js'
 
@@ -112,8 +112,9 @@ export function isValidRoute(route: unknown): route is string {
  *
  * @throws PixstoreError `INVALID_CONFIG` naming the option.
  */
-export function resolveBackendConfig(config: PixstoreBackendConfig = {}): ResolvedBackendConfig {
-  requireOption(typeof config === 'object' && config !== null, where, 'config', 'must be an object')
+export function resolveBackendConfig(given: PixstoreBackendConfig = {}): ResolvedBackendConfig {
+  requireOption(typeof given === 'object' && given !== null, where, 'config', 'must be an object')
+  const config = ownProperties(given)
   rejectUnknownOptions(config, optionNames, where)
   const c = { ...defaults, ...stripUndefined(config) }
   requireOption(typeof c.dataDir === 'string' && c.dataDir.length > 0, where, 'dataDir', 'must be a non-empty path')

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { PixstoreError } from '../shared/errors.js'
+import { ownProperties } from '../shared/options.js'
 import { reporting, reportingSync, setErrorHandlingMode } from '../shared/error-handling.js'
 import { PayloadState, encodeUpdatedHeader } from '../shared/wire.js'
 import type { ImageRecord } from '../types/index.js'
@@ -124,7 +125,8 @@ const single = (state: number): PayloadParts => ({ parts: [Uint8Array.of(state)]
  */
 const where = 'createPixstoreBackend'
 
-export function createPixstoreBackend(options?: PixstoreBackendConfig): PixstoreBackend {
+export function createPixstoreBackend(given?: PixstoreBackendConfig): PixstoreBackend {
+  const options = ownProperties(given)
   const config = resolveBackendConfig(options)
   // The mode is process-wide, shared with the frontend in the same realm: set it only when asked.
   if (options?.errorHandlingMode !== undefined) setErrorHandlingMode(config.errorHandlingMode)
@@ -174,7 +176,7 @@ export function createPixstoreBackend(options?: PixstoreBackendConfig): Pixstore
   const blobs: BlobStore = config.blobStore ?? embedded?.blobs ?? createFilesystemBlobStore({ dir: path.join(config.dataDir, 'images') })
 
   const issueTime = (options: ImageRecordOptions | undefined): number | undefined => {
-    const issuedAt = options?.issuedAt
+    const issuedAt = ownProperties(options)?.issuedAt
     if (issuedAt === undefined) return undefined
     if (typeof issuedAt !== 'number' || !Number.isFinite(issuedAt) || issuedAt > Date.now()) {
       throw new PixstoreError('INVALID_CONFIG', 'getImageRecord: issuedAt must be a time in the past, in ms since the epoch')
@@ -267,7 +269,7 @@ export function createPixstoreBackend(options?: PixstoreBackendConfig): Pixstore
     if (target === undefined) return generateId()
     if (typeof target === 'string') return generateId(target)
     if (typeof target === 'object' && target !== null) {
-      const { id, dir, ...rest } = target as SaveImageOptions
+      const { id, dir, ...rest } = ownProperties(target as SaveImageOptions)
       const unknown = Object.keys(rest)[0]
       if (unknown !== undefined) throw new PixstoreError('INVALID_ID', `saveImage: unknown option "${unknown}" (use "id" or "dir")`)
       if (id !== undefined && dir !== undefined) throw new PixstoreError('INVALID_ID', 'saveImage: give either "id" or "dir", not both')
@@ -340,8 +342,8 @@ export function createPixstoreBackend(options?: PixstoreBackendConfig): Pixstore
     secretSource: keys.secretSource,
     masterKeySource: keys.masterKeySource,
     verify: (onProgress) => maintenance.verify(onProgress),
-    gc: (gcOptions) => maintenance.gc(gcOptions),
-    rotateMasterKey: (rotateOptions) => maintenance.rotateMasterKey(rotateOptions),
+    gc: (gcOptions) => maintenance.gc(ownProperties(gcOptions ?? {})),
+    rotateMasterKey: (rotateOptions) => maintenance.rotateMasterKey(ownProperties(rotateOptions ?? {})),
     liveInstances: () => maintenance.liveInstances(),
     stats: () => maintenance.stats(),
     saveImage: (image, target) => reporting(async () => write(resolveTarget(target), image, 'create')),

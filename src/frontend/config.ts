@@ -1,5 +1,5 @@
 import { errorHandlingModes, type ErrorHandlingMode } from '../shared/error-handling.js'
-import { rejectUnknownOptions, requireOption } from '../shared/options.js'
+import { ownProperties, rejectUnknownOptions, requireOption } from '../shared/options.js'
 import type { ImageRecord } from '../types/index.js'
 
 /** Options of `initPixstoreFrontend`. Every one has a default; same-origin apps need none. */
@@ -62,8 +62,9 @@ const where = 'initPixstoreFrontend'
  *
  * @throws PixstoreError `INVALID_CONFIG` naming the option.
  */
-export function resolveFrontendConfig(config: PixstoreFrontendConfig = {}): ResolvedFrontendConfig {
-  requireOption(typeof config === 'object' && config !== null, where, 'config', 'must be an object')
+export function resolveFrontendConfig(given: PixstoreFrontendConfig = {}): ResolvedFrontendConfig {
+  requireOption(typeof given === 'object' && given !== null, where, 'config', 'must be an object')
+  const config = ownProperties(given)
   rejectUnknownOptions(config, Object.keys(defaults), where)
   const c: ResolvedFrontendConfig = { ...defaults }
   for (const [name, value] of Object.entries(config)) if (value !== undefined) Object.assign(c, { [name]: value })

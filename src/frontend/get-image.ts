@@ -1,5 +1,6 @@
 import { PixstoreError } from '../shared/errors.js'
 import { reporting, setErrorHandlingMode } from '../shared/error-handling.js'
+import { ownProperties } from '../shared/options.js'
 import { PayloadState, decodePayload } from '../shared/wire.js'
 import type { ImageRecord } from '../types/index.js'
 import { createMemoryCache, type CacheStats, type ImageCache } from './cache/image-cache.js'
@@ -60,7 +61,7 @@ export function initPixstoreFrontend(options?: PixstoreFrontendConfig, customFet
   }
   const resolved = resolveFrontendConfig(options)
   // The mode is process-wide, shared with the backend in the same realm: set it only when asked.
-  if (options?.errorHandlingMode !== undefined) setErrorHandlingMode(resolved.errorHandlingMode)
+  if (ownProperties(options)?.errorHandlingMode !== undefined) setErrorHandlingMode(resolved.errorHandlingMode)
   config = resolved
   fetcher = customFetcher
   cache = undefined
@@ -217,7 +218,8 @@ export function getImage(record: ImageRecord, context?: unknown, options?: GetIm
 }
 
 /** `getImage` without the error reporting: resolves the Blob or throws a PixstoreError. */
-export async function loadImage(record: ImageRecord, context?: unknown, options?: GetImageOptions): Promise<Blob> {
+export async function loadImage(record: ImageRecord, context?: unknown, given?: GetImageOptions): Promise<Blob> {
+  const options = ownProperties(given)
   const once = async (candidate: ImageRecord) => {
     const { record: checked, meta } = parseRecord(candidate)
     const signal = options?.signal

@@ -1,4 +1,5 @@
 import { reporting } from '../shared/error-handling.js'
+import { ownProperties } from '../shared/options.js'
 import type { ImageRecord } from '../types/index.js'
 import { loadImage, type GetImageOptions } from './get-image.js'
 
@@ -36,7 +37,8 @@ export function getImageURL(record: ImageRecord, options?: GetImageURLOptions): 
 }
 
 /** `getImageURL` without the error reporting: resolves the URL or throws a PixstoreError. */
-export async function acquireImageURL(record: ImageRecord, options?: GetImageURLOptions): Promise<string> {
+export async function acquireImageURL(record: ImageRecord, given?: GetImageURLOptions): Promise<string> {
+  const options = ownProperties(given)
   const version = `${record.id}\n${record.token}`
   const held = byVersion.get(version)
   if (held) {

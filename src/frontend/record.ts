@@ -1,5 +1,6 @@
 import { fromBase64 } from '../shared/base64.js'
 import { PixstoreError } from '../shared/errors.js'
+import { ownProperties } from '../shared/options.js'
 import { IV_LENGTH, KEY_LENGTH, TAG_LENGTH } from '../shared/wire.js'
 import type { ImageRecord } from '../types/index.js'
 import type { DecryptionMeta } from './decrypt.js'
@@ -13,16 +14,17 @@ const invalid = (what: string) => new PixstoreError('INVALID_RECORD', `The image
  */
 export function parseRecord(record: unknown): { record: ImageRecord; meta: DecryptionMeta } {
   if (typeof record !== 'object' || record === null) throw invalid('it is not an object')
-  const r = record as Partial<ImageRecord>
+  const r = ownProperties(record as Partial<ImageRecord>)
   if (typeof r.id !== 'string' || r.id.length === 0) throw invalid('"id" must be a non-empty string')
   if (typeof r.token !== 'number' || !Number.isSafeInteger(r.token) || r.token < 0) throw invalid('"token" must be a whole number')
   if (typeof r.statelessProof !== 'string') throw invalid('"statelessProof" must be a string')
   if (typeof r.meta !== 'object' || r.meta === null) throw invalid('"meta" is missing')
-  const key = fromBase64(String(r.meta.key))
-  const iv = fromBase64(String(r.meta.iv))
-  const tag = fromBase64(String(r.meta.tag))
+  const m = ownProperties(r.meta)
+  const key = fromBase64(String(m.key))
+  const iv = fromBase64(String(m.iv))
+  const tag = fromBase64(String(m.tag))
   if (key?.length !== KEY_LENGTH || iv?.length !== IV_LENGTH || tag?.length !== TAG_LENGTH) {
     throw invalid('"meta" must hold a 32-byte key, a 12-byte IV and a 16-byte tag in base64')
   }
-  return { record: r as ImageRecord, meta: { key, iv, tag } }
+  return { record: record as ImageRecord, meta: { key, iv, tag } }
 }

@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState, type RefObject } from 'react'
 import { isPixstoreError, toPixstoreError, type PixstoreError } from '../shared/errors.js'
+import { ownProperties } from '../shared/options.js'
 import type { RefreshRecord } from '../frontend/get-image.js'
 import { acquireImageURL, releaseImageURL } from '../frontend/object-urls.js'
 import type { ImageRecord } from '../types/index.js'
@@ -39,8 +40,9 @@ export interface PixstoreImageState<E extends Element = HTMLImageElement> {
  */
 export function usePixstoreImage<E extends Element = HTMLImageElement>(
   record: ImageRecord | null | undefined,
-  options: UsePixstoreImageOptions = {},
+  given: UsePixstoreImageOptions = {},
 ): PixstoreImageState<E> {
+  const options = ownProperties(given)
   const ref = useRef<E | null>(null)
   const latest = useRef({ record, options })
   latest.current = { record, options }

@@ -32,3 +32,17 @@ export function rejectUnknownOptions(options: object, known: readonly string[], 
 export function requireOption(ok: boolean, where: string, option: string, expectation: string): void {
   if (!ok) throw new PixstoreError('INVALID_CONFIG', `${where}: option "${option}" ${expectation}`)
 }
+
+/**
+ * A copy of `value`'s own enumerable properties on an object with no prototype. Options and
+ * arguments are read from this copy only, so that a property planted on `Object.prototype`
+ * (by a prototype-pollution bug anywhere in the app) never becomes a secret, a store or an id.
+ */
+export function ownProperties<T extends object>(value: T): T
+export function ownProperties<T extends object>(value: T | undefined): T | undefined
+export function ownProperties<T extends object>(value: T | undefined): T | undefined {
+  if (value === undefined || value === null || typeof value !== 'object') return value
+  const copy = Object.create(null) as Record<string, unknown>
+  for (const key of Object.keys(value)) copy[key] = (value as Record<string, unknown>)[key]
+  return copy as T
+}

@@ -1,6 +1,7 @@
 import fsCallbacks from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
+import { ownProperties } from '../../../shared/options.js'
 import { PixstoreError } from '../../../shared/errors.js'
 import type { BlobStore } from '../blob-store.js'
 
@@ -16,7 +17,8 @@ export interface FilesystemBlobStoreOptions {
  * The embedded blob store: one file per image version under `dir`, spread over 256
  * sub-folders by the first two characters of the key.
  */
-export function createFilesystemBlobStore(options: FilesystemBlobStoreOptions): BlobStore {
+export function createFilesystemBlobStore(given: FilesystemBlobStoreOptions): BlobStore {
+  const options = ownProperties(given)
   const root = path.resolve(options.dir)
 
   const fileOf = (key: string) => {

@@ -1,4 +1,5 @@
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3'
+import { ownProperties } from '../../../shared/options.js'
 import { PixstoreError } from '../../../shared/errors.js'
 import type { BlobStore } from '../blob-store.js'
 import { loadOptional } from '../optional-dependency.js'
@@ -34,7 +35,8 @@ const isMissing = (error: unknown) => {
  * dependency loaded on first use). Each image version is its own object, never
  * overwritten; the image route streams objects into responses.
  */
-export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
+export function createS3BlobStore(given: S3BlobStoreOptions): BlobStore {
+  const options = ownProperties(given)
   if (typeof options.bucket !== 'string' || options.bucket.length < 3) {
     throw new PixstoreError('INVALID_CONFIG', 'createS3BlobStore: option "bucket" must name a bucket')
   }

@@ -1,5 +1,6 @@
 import type { Pool, PoolClient, PoolConfig } from 'pg'
 import { PixstoreError } from '../../../shared/errors.js'
+import { ownProperties } from '../../../shared/options.js'
 import { loadOptional } from '../optional-dependency.js'
 import { fromRow, type ImageRow } from './row.js'
 import { retiredKeyError, type ImageVersion, type InstanceInfo, type MetadataStore, type StoredImage } from '../metadata-store.js'
@@ -30,7 +31,8 @@ const identifier = /^[a-z_][a-z0-9_]{0,40}$/
  * parameterised. Tokens come from one clock row updated in each write's transaction, so
  * they grow strictly per id across all instances, whatever their clocks say.
  */
-export function createPostgresMetadataStore(options: PostgresMetadataStoreOptions): MetadataStore {
+export function createPostgresMetadataStore(given: PostgresMetadataStoreOptions): MetadataStore {
+  const options = ownProperties(given)
   const schema = options.schema ?? 'public'
   const prefix = options.tablePrefix ?? 'pixstore_'
   if (!identifier.test(schema) || !(prefix === '' || identifier.test(prefix))) {

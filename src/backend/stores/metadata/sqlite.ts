@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3'
+import { ownProperties } from '../../../shared/options.js'
 import { PixstoreError } from '../../../shared/errors.js'
 import { fromRow, type ImageRow } from './row.js'
 import { retiredKeyError, type ImageVersion, type InstanceInfo, type MetadataStore, type StoredImage, type WrappedKey } from '../metadata-store.js'
@@ -72,7 +73,8 @@ export interface SqliteMetadataStore extends MetadataStore {
  * The embedded metadata store: one SQLite file in WAL mode, shared safely by several
  * processes on one machine. Reads are synchronous, so `getImageRecord` works without `await`.
  */
-export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): SqliteMetadataStore {
+export function createSqliteMetadataStore(given: SqliteMetadataStoreOptions): SqliteMetadataStore {
+  const options = ownProperties(given)
   let db: Database.Database
   try {
     db = new Database(options.file)
