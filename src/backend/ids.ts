@@ -1,17 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { PixstoreError } from '../shared/errors.js'
+import { MAX_ID_LENGTH, isValidId } from '../shared/ids.js'
 
-/** Longest image id accepted, in characters. */
-export const MAX_ID_LENGTH = 200
-
-// Letters, digits and `_ - . : @` only, so an id can never name a path, a URL part or a
-// control character; `..` is refused outright even though ids never become file names.
-const idPattern = /^[A-Za-z0-9_.:@-]+$/
-
-/** Whether `id` is an id Pixstore accepts. */
-export function isValidId(id: unknown): id is string {
-  return typeof id === 'string' && id.length > 0 && id.length <= MAX_ID_LENGTH && idPattern.test(id) && !id.includes('..')
-}
+export { MAX_ID_LENGTH, isValidId } from '../shared/ids.js'
 
 /**
  * Checks an image id.
@@ -23,7 +14,7 @@ export function assertValidId(id: unknown): asserts id is string {
   if (!isValidId(id)) {
     throw new PixstoreError(
       'INVALID_ID',
-      `An image id must be 1 to ${MAX_ID_LENGTH} characters of letters, digits and _ - . : @, without ".."`,
+      `An image id must be 1 to ${MAX_ID_LENGTH} characters of letters, digits and _ - . : @, without ".." and not "."`,
     )
   }
 }

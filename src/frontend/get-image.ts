@@ -115,13 +115,22 @@ async function settled(): Promise<void> {
 async function fetchAndDecrypt(record: ImageRecord, meta: DecryptionMeta, context: unknown, pending: PendingLoad): Promise<Blob> {
   const signal = pending.controller.signal
   const fetch = (fetcher ??= createDefaultFetcher(currentConfig))
-  const bytes = await fetch(record, context, signal)
+  // A custom fetcher may ignore the signal: the load still ends on abort and on the timeout.
+  const bytes = await untilAborted(fetch(record, context, signal), signal)
   signal.throwIfAborted()
   const payload = decodePayload(bytes)
   switch (payload.state) {
     case PayloadState.Success:
     case PayloadState.Updated: {
       const fresh = payload.state === PayloadState.Updated
+      // Tokens only grow: an older version than the record names is a rollback (a stale
+      // replica, a restored copy, a replayed answer), never an update.
+      if (fresh && payload.token < record.token) {
+        throw new PixstoreError(
+          'STALE_PAYLOAD',
+          `The server answered image "${record.id}" with version ${payload.token}, older than the record's ${record.token}`,
+        )
+      }
       const token = fresh ? payload.token : record.token
       const blob = await decryptToBlob(payload.ciphertext, fresh ? payload : meta)
       // The caller has its image now; the cache write goes on behind it.
@@ -140,6 +149,15 @@ async function fetchAndDecrypt(record: ImageRecord, meta: DecryptionMeta, contex
     case PayloadState.InternalError:
       throw new PixstoreError('SERVER_ERROR', `The server failed to serve image "${record.id}"`)
   }
+}
+
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error)
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error)
+    signal.addEventListener('abort', onAbort, { once: true })
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
 }
 
 async function load(record: ImageRecord, meta: DecryptionMeta, context: unknown, pending: PendingLoad): Promise<Blob> {

@@ -1,5 +1,6 @@
 import { fromBase64 } from '../shared/base64.js'
 import { PixstoreError } from '../shared/errors.js'
+import { MAX_ID_LENGTH, isValidId } from '../shared/ids.js'
 import { ownProperties } from '../shared/options.js'
 import { IV_LENGTH, KEY_LENGTH, TAG_LENGTH } from '../shared/wire.js'
 import type { ImageRecord } from '../types/index.js'
@@ -16,6 +17,8 @@ export function parseRecord(record: unknown): { record: ImageRecord; meta: Decry
   if (typeof record !== 'object' || record === null) throw invalid('it is not an object')
   const r = ownProperties(record as Partial<ImageRecord>)
   if (typeof r.id !== 'string' || r.id.length === 0) throw invalid('"id" must be a non-empty string')
+  // Checked before any request: an id such as ".." would put the proof into another URL.
+  if (!isValidId(r.id)) throw invalid(`"id" must be 1 to ${MAX_ID_LENGTH} characters of letters, digits and _ - . : @, without ".."`)
   if (typeof r.token !== 'number' || !Number.isSafeInteger(r.token) || r.token < 0) throw invalid('"token" must be a whole number')
   if (typeof r.statelessProof !== 'string') throw invalid('"statelessProof" must be a string')
   if (typeof r.meta !== 'object' || r.meta === null) throw invalid('"meta" is missing')

@@ -16,6 +16,7 @@ export type PixstoreErrorCode =
   | 'TOO_LARGE'
   | 'INVALID_RECORD'
   | 'INVALID_PAYLOAD'
+  | 'STALE_PAYLOAD'
   | 'DECRYPT_FAILED'
   | 'FETCH_FAILED'
   | 'ABORTED'
@@ -40,6 +41,7 @@ const expectedCodes: ReadonlySet<PixstoreErrorCode> = new Set<PixstoreErrorCode>
   'TOO_LARGE',
   'INVALID_RECORD',
   'INVALID_PAYLOAD',
+  'STALE_PAYLOAD',
   'DECRYPT_FAILED',
   'FETCH_FAILED',
   'ABORTED',
