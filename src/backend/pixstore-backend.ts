@@ -8,6 +8,7 @@ import { PayloadState, encodeUpdatedHeader } from '../shared/wire.js'
 import type { ImageRecord } from '../types/index.js'
 import { resolveBackendConfig, type PixstoreBackendConfig, type ResolvedBackendConfig } from './config.js'
 import { encryptImage } from './encryption.js'
+import { readImageFileWithin } from './image-file.js'
 import { assertValidId, generateId, isValidId } from './ids.js'
 import { sniffImage } from './image-sniff.js'
 import { createInstanceKeys, type InstanceKeys } from './instance-keys.js'
@@ -195,21 +196,7 @@ export function createPixstoreBackend(given?: PixstoreBackendConfig): PixstoreBa
     height: image.height,
   })
 
-  const readImageFile = async (file: unknown): Promise<Uint8Array> => {
-    if (typeof file !== 'string' || file.length === 0) throw new PixstoreError('INVALID_IMAGE', 'A file path is required')
-    let size: number
-    try {
-      size = (await fs.promises.stat(file)).size
-    } catch (cause) {
-      throw new PixstoreError('INVALID_IMAGE', `Could not read the image file ${file}`, { cause })
-    }
-    if (size > config.maxImageBytes) throw tooLarge(size)
-    try {
-      return await fs.promises.readFile(file)
-    } catch (cause) {
-      throw new PixstoreError('INVALID_IMAGE', `Could not read the image file ${file}`, { cause })
-    }
-  }
+  const readImageFile = (file: unknown) => readImageFileWithin(file, config.maxImageBytes)
 
   const tooLarge = (size: number) =>
     new PixstoreError('TOO_LARGE', `The image is ${size} bytes; the limit is ${config.maxImageBytes} bytes (option maxImageBytes)`)

@@ -5,20 +5,22 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { isPixstoreError } from '../shared/errors.js'
-import { getLastPixstoreError, setErrorHandlingMode } from '../shared/error-handling.js'
+import { setErrorHandlingMode } from '../shared/error-handling.js'
 import { generateMasterKeyEntry, readMasterKeyFile, writeMasterKeyFile } from '../backend/master-keys.js'
 import { createPixstoreBackend, type PixstoreBackend } from '../backend/pixstore-backend.js'
 import type { SeenInstance } from '../backend/stores/metadata-store.js'
 import { rotateProofSecretFile } from '../backend/secrets.js'
 import { createS3BlobStore } from '../backend/stores/blob/s3.js'
 import { createPostgresMetadataStore } from '../backend/stores/metadata/postgres.js'
+import { importFiles, planImport, printable } from './import.js'
 import { migrate } from './migrate.js'
 import { createProgress } from './progress.js'
 
 const help = `Usage: pixstore <command> [options]
 
 Commands:
-  import <folder>       Save every image in <folder> (not its sub-folders); prints "file<TAB>id" lines
+  import <folder>       Save every image file in <folder> (not its sub-folders); prints "file<TAB>id" lines and
+                        every entry skipped with the reason; files imported before are found, not saved again
   verify                Decrypt every stored image; lists any that are missing or fail authentication
   gc                    Remove encrypted files no metadata row points to (left by a crash)
   rotate-master-key     Rewrap every image key under a new master key, safely while the app runs
@@ -54,8 +56,6 @@ else from the data directory, as for the library.`
 class UsageError extends Error {}
 
 const commands = ['import', 'verify', 'gc', 'rotate-master-key', 'rotate-proof-secret', 'stats', 'instances', 'migrate', 'help']
-
-const imageExtensions = /\.(png|jpe?g|webp|gif|avif)$/i
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -99,7 +99,8 @@ async function main(argv: string[]): Promise<number> {
   if (pgUrl === undefined && command !== 'import' && !fs.existsSync(path.join(dataDir, 'pixstore.sqlite'))) {
     throw new UsageError(`No Pixstore data in ${dataDir} (use --data-dir, or --pg-url for PostgreSQL)`)
   }
-  setErrorHandlingMode('hybrid')
+  // Every failure is caught and reported per file or per command.
+  setErrorHandlingMode('throw')
   const open = () =>
     pgUrl === undefined
       ? createPixstoreBackend({ dataDir })
@@ -109,29 +110,24 @@ async function main(argv: string[]): Promise<number> {
     case 'import': {
       const folder = rest[0]
       if (!folder) throw new UsageError('import needs a folder: pixstore import <folder>')
-      if (!fs.statSync(folder, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`${folder} is not a folder`)
-      const files = fs.readdirSync(folder).filter((name) => imageExtensions.test(name)).sort()
+      if (!fs.statSync(folder, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`${printable(folder)} is not a folder`)
+      const { files, skipped } = planImport(folder)
       return withBackend(open(), async (backend) => {
         const progress = createProgress('import', files.length)
-        const imported: { file: string; id: string }[] = []
-        const failed: { file: string; code: string; message: string }[] = []
-        for (const [i, name] of files.entries()) {
-          const file = path.join(folder, name)
-          const record = await backend.saveImageFromFile(file, values.dir)
-          if (record) imported.push({ file, id: record.id })
-          else {
-            const error = getLastPixstoreError()
-            failed.push({ file, code: error?.code ?? 'INTERNAL', message: error?.message ?? 'failed' })
-          }
-          progress.update(i + 1)
-        }
+        const report = await importFiles(backend, files, values.dir, (done) => progress.update(done))
         progress.done(files.length)
+        const line = (file: string, what: string) => `${printable(file)}\t${what}`
         print(
-          { imported, failed },
-          [...imported.map((r) => `${r.file}\t${r.id}`), ...failed.map((f) => `${f.file}\tFAILED ${f.code}: ${f.message}`)].join('\n') +
-            `\n${imported.length} imported, ${failed.length} failed`,
+          { ...report, skipped },
+          [
+            ...report.imported.map((r) => line(r.file, r.id)),
+            ...report.alreadyImported.map((r) => line(r.file, `ALREADY IMPORTED as ${r.id}`)),
+            ...skipped.map((s) => line(s.file, `SKIPPED: ${s.reason}`)),
+            ...report.failed.map((f) => line(f.file, `FAILED ${f.code}: ${printable(f.message)}`)),
+            `${report.imported.length} imported, ${report.alreadyImported.length} already imported, ${skipped.length} skipped, ${report.failed.length} failed`,
+          ].join('\n'),
         )
-        return failed.length > 0 ? 1 : 0
+        return report.failed.length > 0 ? 1 : 0
       })
     }
     case 'verify':

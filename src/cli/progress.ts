@@ -1,21 +1,15 @@
-/** A progress bar on stderr: redrawn in place on a terminal, a line every tenth elsewhere. */
+/** A progress bar on stderr, redrawn in place, on a terminal only: logs and pipes get none. */
 export function createProgress(label: string, fixedTotal: number | undefined) {
   const tty = process.stderr.isTTY === true
-  let lastTenth = -1
   const draw = (done: number, total = fixedTotal) => {
+    if (!tty) return
     if (total === undefined || total === 0) {
-      if (tty) process.stderr.write(`\r${label} ${done}`)
+      process.stderr.write(`\r${label} ${done}`)
       return
     }
-    const fraction = Math.min(1, done / total)
-    if (tty) {
-      const width = 30
-      const filled = Math.round(fraction * width)
-      process.stderr.write(`\r${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total}`)
-    } else if (Math.floor(fraction * 10) > lastTenth) {
-      lastTenth = Math.floor(fraction * 10)
-      process.stderr.write(`${label} ${done}/${total}\n`)
-    }
+    const width = 30
+    const filled = Math.round(Math.min(1, done / total) * width)
+    process.stderr.write(`\r${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total}`)
   }
   return {
     update: draw,

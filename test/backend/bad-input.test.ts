@@ -1,7 +1,8 @@
+import { execFileSync } from 'node:child_process'
 import { createDecipheriv, randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createPixstoreBackend, createWebHandler, type PixstoreBackend } from 'pixstore/backend'
 import {
   PayloadState,
@@ -93,6 +94,37 @@ describe('bad input to the backend', () => {
     await expect(backend.saveImage(png, { id: 'avatar' })).rejects.toMatchObject({ code: 'TOO_LARGE' })
     await expect(backend.saveImageFromFile(fixturePath('sample.png'), { id: 'avatar' })).rejects.toMatchObject({ code: 'TOO_LARGE' })
     await expectNothingStored('avatar')
+  })
+
+  it('reads only regular files, never more than the limit: a FIFO, /dev/zero and a file that lies about its size', async () => {
+    await backend.close()
+    backend = createPixstoreBackend({ dataDir, maxImageBytes: 1024 })
+    const fifo = path.join(parent.dir, 'pipe.png')
+    execFileSync('mkfifo', [fifo])
+    const started = Date.now()
+    // No writer ever opens the FIFO: an open that waited for one would hang here.
+    await expect(backend.saveImageFromFile(fifo, { id: 'fifo' })).rejects.toMatchObject({ code: 'INVALID_IMAGE', message: expect.stringContaining('not a regular file') })
+    await expect(backend.saveImageFromFile('/dev/zero', { id: 'zero' })).rejects.toMatchObject({ code: 'INVALID_IMAGE' })
+    expect(Date.now() - started).toBeLessThan(5000)
+    // A file that grows after it was measured: at most limit + 1 bytes are read.
+    const growing = path.join(parent.dir, 'growing.png')
+    fs.writeFileSync(growing, png.subarray(0, 100))
+    const probe = await fs.promises.open(growing)
+    const handlePrototype = Object.getPrototypeOf(probe) as fs.promises.FileHandle
+    await probe.close()
+    const read = handlePrototype.read
+    let bytesRead = 0
+    const spy = vi.spyOn(handlePrototype, 'read').mockImplementation(async function (this: fs.promises.FileHandle, ...args: unknown[]) {
+      if (bytesRead === 0) fs.appendFileSync(growing, Buffer.alloc(8 * 1024 * 1024))
+      const result = await (read as (...a: unknown[]) => Promise<{ bytesRead: number }>).apply(this, args)
+      bytesRead += result.bytesRead
+      return result
+    } as typeof read)
+    await expect(backend.saveImageFromFile(growing, { id: 'growing' })).rejects.toMatchObject({ code: 'TOO_LARGE' })
+    spy.mockRestore()
+    expect(bytesRead).toBeLessThanOrEqual(1025)
+    for (const file of [fifo, growing]) fs.rmSync(file)
+    await expectNothingStored('fifo')
   })
 
   it.each(badIds)('refuses the id %j with %s in every call, touching no file', async (id, code) => {

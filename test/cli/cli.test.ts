@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process'
+import { execFile, execFileSync } from 'node:child_process'
 import { createDecipheriv, randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -8,6 +8,7 @@ import Database from 'better-sqlite3'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createPixstoreBackend, type PixstoreBackend } from 'pixstore/backend'
 import { PayloadState, decodePayload } from 'pixstore/shared'
+import { samplePicture } from '../../demo/sample-images.js'
 import { fixture, tempDir } from '../helpers.js'
 
 const run = promisify(execFile)
@@ -47,7 +48,7 @@ describe('the ops CLI', () => {
     const ids = new Map<string, string>()
     for (const line of result.stdout.split('\n')) {
       const [file, id] = line.split('\t')
-      if (file && id && !id.startsWith('FAILED')) ids.set(path.basename(file), id)
+      if (file && id && !/\s/.test(id)) ids.set(path.basename(file), id)
     }
     return { ...result, ids }
   }
@@ -92,12 +93,44 @@ describe('the ops CLI', () => {
     work.remove()
   })
 
-  it('prints usage with --help and exits 0; exits 2 without a command', async () => {
-    const help = await cli(['--help'])
-    expect(help.code).toBe(0)
-    expect(help.stdout).toMatch(/^Usage: pixstore <command>/)
-    for (const command of ['import', 'verify', 'gc', 'rotate-master-key', 'rotate-proof-secret', 'stats']) expect(help.stdout).toContain(command)
+  it('prints usage with --help or help and exits 0; exits 2 without a command; prints the version with --version', async () => {
+    for (const args of [['--help'], ['help'], ['-h']]) {
+      const help = await cli(args)
+      expect(help.code).toBe(0)
+      expect(help.stdout).toMatch(/^Usage: pixstore <command>/)
+      for (const command of ['import', 'verify', 'gc', 'rotate-master-key', 'rotate-proof-secret', 'stats', 'instances']) expect(help.stdout).toContain(command)
+    }
     expect((await cli([])).code).toBe(2)
+    const { version } = JSON.parse(fs.readFileSync('package.json', 'utf8')) as { version: string }
+    for (const args of [['--version'], ['-v']]) expect(await cli(args)).toMatchObject({ code: 0, stdout: `${version}\n` })
+  })
+
+  it('import skips a FIFO, a device link and symlinks out of the folder, escapes control characters, and imports nothing twice', async () => {
+    const outside = path.join(work.dir, 'outside.png')
+    fs.writeFileSync(outside, fixture('sample.png'))
+    fs.symlinkSync(outside, path.join(folder, 'escape.png'))
+    fs.symlinkSync('/dev/zero', path.join(folder, 'zero.png'))
+    fs.symlinkSync(path.join(folder, 'sample.png'), path.join(folder, 'again.png'))
+    execFileSync('mkfifo', [path.join(folder, 'pipe.png')])
+    fs.mkdirSync(path.join(folder, 'sub.png'))
+    const hostile = 'evil\u001b[31mred\u0007.png'
+    fs.writeFileSync(path.join(folder, hostile), samplePicture(3, 20))
+    const first = await importFolder()
+    expect(first.code).toBe(1)
+    const skipped = (name: string, reason: string) => expect(first.stdout).toContain(`${path.join(folder, name)}\tSKIPPED: ${reason}`)
+    skipped('escape.png', 'a symbolic link out of the folder')
+    skipped('zero.png', 'a symbolic link out of the folder')
+    skipped('pipe.png', 'not a regular file')
+    skipped('sub.png', 'a folder')
+    expect(first.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f]/)
+    expect(first.stdout).toContain('evil\\x1b[31mred\\x07.png\t')
+    // again.png links to sample.png inside the folder: the same image, imported once.
+    expect(first.stdout).toMatch(/again\.png\tALREADY IMPORTED as \S+|sample\.png\tALREADY IMPORTED as \S+/)
+    expect(first.stdout).toContain('7 imported, 1 already imported, 5 skipped, 1 failed')
+    const second = await importFolder()
+    expect(second.stdout).toContain('0 imported, 8 already imported, 5 skipped, 1 failed')
+    const stats = JSON.parse((await cli(['stats', '--json', '--data-dir', dataDir])).stdout) as { images: number }
+    expect(stats.images).toBe(7)
   })
 
   it('exits 2 naming an unknown command', async () => {
@@ -128,11 +161,10 @@ describe('the ops CLI', () => {
     expect([...result.ids.keys()].sort()).toEqual(fixtures)
     for (const [name, id] of result.ids) expect(result.stdout).toContain(`${path.join(folder, name)}\t${id}\n`)
     expect(result.stdout).toContain(`${path.join(folder, 'fake.png')}\tFAILED INVALID_IMAGE`)
-    expect(result.stdout).toContain('6 imported, 1 failed')
-    expect(result.stdout).not.toContain('notes.txt')
-    // Progress on stderr, a line at a time when it is not a terminal.
-    expect(result.stderr.split('\n').filter((line) => /^import \d+\/7$/.test(line)).length).toBeGreaterThanOrEqual(3)
-    expect(result.stderr).toContain('import 7/7\n')
+    expect(result.stdout).toContain('6 imported, 0 already imported, 1 skipped, 1 failed')
+    expect(result.stdout).toContain(`${path.join(folder, 'notes.txt')}\tSKIPPED: not an image file name`)
+    // No progress bar when stderr is not a terminal: logs stay clean.
+    expect(result.stderr).toBe('')
     // The keys and secret came from the environment: none was written to the data dir.
     expect(fs.existsSync(path.join(dataDir, 'master-keys'))).toBe(false)
     expect(fs.existsSync(path.join(dataDir, 'proof-secret'))).toBe(false)
