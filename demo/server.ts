@@ -98,6 +98,11 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   app.get('/style.css', (_req, res) => res.sendFile(path.join(here, 'page/style.css')))
   app.get('/main.js', (_req, res) => res.type('text/javascript').send(script))
 
+  // Records hold image keys and proofs: no browser or proxy cache may keep them.
+  app.use('/api', (_req, res, next) => {
+    res.set('Cache-Control', 'no-store')
+    next()
+  })
   app.get('/api/players', (_req, res) => {
     res.json({ players: players.map(view) })
   })

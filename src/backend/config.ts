@@ -46,6 +46,22 @@ export interface PixstoreBackendConfig {
   defaultEndpointListenHost?: string
   /** Port the built-in endpoint listens on (0 picks a free one). Default `3001`. */
   defaultEndpointListenPort?: number
+  /**
+   * Built-in endpoint: a client must send its whole request head within this many ms, or
+   * it is disconnected (against slow-header clients holding connections). Default 10000.
+   */
+  defaultEndpointHeadersTimeoutMs?: number
+  /** Built-in endpoint: a whole request must arrive within this many ms. Default 30000. */
+  defaultEndpointRequestTimeoutMs?: number
+  /** Built-in endpoint: an idle keep-alive connection is closed after this many ms. Default 5000. */
+  defaultEndpointIdleTimeoutMs?: number
+  /**
+   * Built-in endpoint: a connection on which nothing moves for this many ms (a client that
+   * stopped reading its image, say) is closed, and the file it was sent is released. Default 30000.
+   */
+  defaultEndpointWriteTimeoutMs?: number
+  /** Built-in endpoint: most connections open at once; more are refused. Default 1000. */
+  defaultEndpointMaxConnections?: number
   /** Route of the image endpoint, also used by the exported handlers. Default `/pixstore-image`. */
   defaultEndpointRoute?: string
   /** `Access-Control-Allow-Origin` of the image route. Default `*` (proofs, not origins, guard images). */
@@ -80,6 +96,11 @@ export interface ResolvedBackendConfig {
   defaultEndpointListenHost: string
   defaultEndpointListenPort: number
   defaultEndpointRoute: string
+  defaultEndpointHeadersTimeoutMs: number
+  defaultEndpointRequestTimeoutMs: number
+  defaultEndpointIdleTimeoutMs: number
+  defaultEndpointWriteTimeoutMs: number
+  defaultEndpointMaxConnections: number
   accessControlAllowOrigin: string
   errorHandlingMode: ErrorHandlingMode
 }
@@ -94,6 +115,11 @@ const defaults = {
   defaultEndpointListenHost: '127.0.0.1',
   defaultEndpointListenPort: 3001,
   defaultEndpointRoute: '/pixstore-image',
+  defaultEndpointHeadersTimeoutMs: 10_000,
+  defaultEndpointRequestTimeoutMs: 30_000,
+  defaultEndpointIdleTimeoutMs: 5_000,
+  defaultEndpointWriteTimeoutMs: 30_000,
+  defaultEndpointMaxConnections: 1000,
   accessControlAllowOrigin: '*',
   errorHandlingMode: 'hybrid',
 } as const
@@ -156,6 +182,21 @@ export function resolveBackendConfig(given: PixstoreBackendConfig = {}): Resolve
     'must be a port number from 0 to 65535',
   )
   requireOption(isValidRoute(c.defaultEndpointRoute), where, 'defaultEndpointRoute', 'must be a path such as "/pixstore-image"')
+  for (const name of [
+    'defaultEndpointHeadersTimeoutMs',
+    'defaultEndpointRequestTimeoutMs',
+    'defaultEndpointIdleTimeoutMs',
+    'defaultEndpointWriteTimeoutMs',
+    'defaultEndpointMaxConnections',
+  ] as const) {
+    requireOption(Number.isSafeInteger(c[name]) && c[name] > 0, where, name, 'must be a positive whole number')
+  }
+  requireOption(
+    c.defaultEndpointHeadersTimeoutMs <= c.defaultEndpointRequestTimeoutMs,
+    where,
+    'defaultEndpointHeadersTimeoutMs',
+    'must not exceed defaultEndpointRequestTimeoutMs',
+  )
   requireOption(
     typeof c.accessControlAllowOrigin === 'string' && !/[\r\n]/.test(c.accessControlAllowOrigin),
     where,

@@ -67,9 +67,15 @@ export function initPixstoreBackend(config?: PixstoreBackendConfig): PixstoreBac
     throw new PixstoreError('ALREADY_INITIALIZED', 'initPixstoreBackend() was already called; call closePixstoreBackend() first')
   }
   const backend = createPixstoreBackend(config)
-  const { defaultEndpointEnabled, defaultEndpointListenHost, defaultEndpointListenPort } = backend.config
-  const server = defaultEndpointEnabled
-    ? startEndpointServer(createNodeHandler(backend), defaultEndpointListenHost, defaultEndpointListenPort)
+  const c = backend.config
+  const server = c.defaultEndpointEnabled
+    ? startEndpointServer(createNodeHandler(backend), c.defaultEndpointListenHost, c.defaultEndpointListenPort, {
+        headersTimeoutMs: c.defaultEndpointHeadersTimeoutMs,
+        requestTimeoutMs: c.defaultEndpointRequestTimeoutMs,
+        idleTimeoutMs: c.defaultEndpointIdleTimeoutMs,
+        writeTimeoutMs: c.defaultEndpointWriteTimeoutMs,
+        maxConnections: c.defaultEndpointMaxConnections,
+      })
     : undefined
   current = { backend, server }
   return { backend, endpoint: server ? server.listening : Promise.resolve(null) }

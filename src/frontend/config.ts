@@ -20,11 +20,13 @@ export interface PixstoreFrontendConfig {
   /** Name of the IndexedDB database. Default `pixstore`. */
   indexedDbName?: string
   /**
-   * How the default fetcher sends the proof and token: `query` (default) as `?proof=&token=`,
-   * which keeps a cross-origin GET a simple request, with no CORS preflight; `headers` as
-   * `x-pixstore-proof` and `x-pixstore-token`, for pixstore 3.x servers.
+   * How the default fetcher sends the proof and token. `auto` (default): in the
+   * `x-pixstore-proof` and `x-pixstore-token` headers to the page's own origin (no preflight
+   * is involved there, and headers stay out of access logs), and as `?proof=&token=` to
+   * another origin, where headers would cost a CORS preflight per image. `query` and
+   * `headers` force one way (`headers` suits pixstore 3.x servers).
    */
-  proofTransport?: 'query' | 'headers'
+  proofTransport?: 'auto' | 'query' | 'headers'
   /** A fetch of the image route that takes longer is aborted with `FETCH_FAILED`, in ms; 0 for none. Default 30000. */
   fetchTimeoutMs?: number
   /**
@@ -50,7 +52,7 @@ const defaults: ResolvedFrontendConfig = {
   frontendImageCacheLimit: 1000,
   frontendImageCacheMaxBytes: 200 * 1024 * 1024,
   indexedDbName: 'pixstore',
-  proofTransport: 'query',
+  proofTransport: 'auto',
   fetchTimeoutMs: 30_000,
   errorHandlingMode: 'hybrid',
 }
@@ -100,7 +102,7 @@ export function resolveFrontendConfig(given: PixstoreFrontendConfig = {}): Resol
     'must be a whole number of bytes',
   )
   requireOption(c.refresh === undefined || typeof c.refresh === 'function', where, 'refresh', 'must be a function returning a fresh record')
-  requireOption(c.proofTransport === 'query' || c.proofTransport === 'headers', where, 'proofTransport', 'must be "query" or "headers"')
+  requireOption(['auto', 'query', 'headers'].includes(c.proofTransport), where, 'proofTransport', 'must be "auto", "query" or "headers"')
   requireOption(
     Number.isSafeInteger(c.fetchTimeoutMs) && c.fetchTimeoutMs >= 0,
     where,
@@ -120,6 +122,13 @@ function isOrigin(value: unknown): boolean {
   } catch {
     return false
   }
+}
+
+/** Whether the image route is on the page's own origin (always so for a relative URL). */
+export function isSameOrigin(url: string): boolean {
+  if (url.startsWith('/')) return true
+  const page = (globalThis as { location?: { origin?: string } }).location?.origin
+  return page !== undefined && new URL(url).origin === page
 }
 
 /** The URL of image `id` on the configured endpoint. */

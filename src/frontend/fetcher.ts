@@ -1,6 +1,6 @@
 import { PixstoreError } from '../shared/errors.js'
 import type { ImageRecord } from '../types/index.js'
-import { imageUrl, type ResolvedFrontendConfig } from './config.js'
+import { imageUrl, isSameOrigin, type ResolvedFrontendConfig } from './config.js'
 
 /**
  * Fetches the binary payload of the image route for a record. Replace the default with
@@ -11,14 +11,15 @@ import { imageUrl, type ResolvedFrontendConfig } from './config.js'
 export type ImageFetcher = (record: ImageRecord, context?: unknown, signal?: AbortSignal) => Promise<Uint8Array>
 
 /**
- * The default fetcher: `GET {route}/:id` with the proof and token as query parameters (so
- * that a cross-origin request needs no preflight), or in `x-pixstore-*` headers.
+ * The default fetcher: `GET {route}/:id` with the proof and token in `x-pixstore-*` headers
+ * on the page's own origin, and as query parameters on another (so that a cross-origin
+ * request needs no preflight), unless `proofTransport` says otherwise.
  */
 export function createDefaultFetcher(config: () => ResolvedFrontendConfig): ImageFetcher {
   return async (record, _context, signal) => {
     const { proofTransport } = config()
     const base = imageUrl(config(), record.id)
-    const inQuery = proofTransport === 'query'
+    const inQuery = proofTransport === 'query' || (proofTransport === 'auto' && !isSameOrigin(base))
     const url = inQuery ? `${base}?proof=${encodeURIComponent(record.statelessProof)}&token=${record.token}` : base
     let response: Response
     try {

@@ -71,6 +71,8 @@ function decodeProblem(bytes: Uint8Array): string | undefined {
 
 const cleanCodes: ReadonlySet<PixstoreErrorCode> = new Set<PixstoreErrorCode>([
   'INVALID_PAYLOAD',
+  // A mutated token that comes out lower than the record's is a rollback.
+  'STALE_PAYLOAD',
   'DECRYPT_FAILED',
   'NOT_FOUND',
   'MISSING_ID',

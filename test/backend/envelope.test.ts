@@ -4,7 +4,7 @@ import path from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createPixstoreBackend, type PixstoreBackend, type PixstoreBackendConfig } from 'pixstore/backend'
-import { PayloadState, clearLastPixstoreError, decodePayload, getLastPixstoreError, setErrorHandlingMode } from 'pixstore/shared'
+import { PayloadState, clearLastPixstoreError, decodePayload, getLastPixstoreError, setErrorHandlingMode, type PixstoreError } from 'pixstore/shared'
 import type { ImageRecord } from 'pixstore/types'
 import { rotateProofSecretFile } from '../../src/backend/secrets.js'
 import { fixture, listFiles, sleep, tempDir } from '../helpers.js'
@@ -203,6 +203,27 @@ describe('Keys at rest: envelope encryption and rotation', () => {
     expect(warn).not.toHaveBeenCalled()
     for (const record of records) expect(second.getImageRecord(record.id)?.meta.key).toBe(record.meta.key)
     expect(await second.verify()).toEqual(allOk(2))
+  })
+
+  it.each(['master-keys', 'proof-secret'])('refuses a %s file that group or others can read, naming the file and the chmod that fixes it', async (name) => {
+    vi.stubEnv('PIXSTORE_MASTER_KEY', '')
+    vi.stubEnv('PIXSTORE_PROOF_SECRET', '')
+    vi.spyOn(console, 'warn').mockImplementation(() => undefined)
+    await start().close()
+    const file = path.join(data.dir, name)
+    for (const mode of [0o640, 0o604, 0o644]) {
+      fs.chmodSync(file, mode)
+      const error = (() => {
+        try {
+          start()
+        } catch (e) {
+          return e as PixstoreError
+        }
+      })()
+      expect(error).toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining(`chmod 600 ${file}`) })
+    }
+    fs.chmodSync(file, 0o600)
+    await start().close()
   })
 
   it('refuses to generate a master key for a data directory that already holds images', async () => {

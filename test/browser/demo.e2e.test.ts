@@ -38,6 +38,8 @@ describe.runIf(browserTestsEnabled())('the demo in Chromium', () => {
   let context: BrowserContext
   let page: Page
   let pageImageRequests = 0
+  const imageRequestUrls: string[] = []
+  const imageRequestProofHeaders: (string | undefined)[] = []
   const originals = new Map<string, string>()
 
   const players = async () => ((await (await fetch(`${demo.url}/api/players`)).json()) as { players: Player[] }).players
@@ -70,7 +72,11 @@ describe.runIf(browserTestsEnabled())('the demo in Chromium', () => {
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
     page = await context.newPage()
     page.on('request', (request) => {
-      if (request.url().includes('/pixstore-image/')) pageImageRequests++
+      if (request.url().includes('/pixstore-image/')) {
+        pageImageRequests++
+        imageRequestUrls.push(request.url())
+        imageRequestProofHeaders.push(request.headers()['x-pixstore-proof'])
+      }
     })
   }, 60_000)
 
@@ -78,6 +84,14 @@ describe.runIf(browserTestsEnabled())('the demo in Chromium', () => {
     await browser?.close()
     await demo?.close()
     data.remove()
+  })
+
+  it('sends API answers that carry records with Cache-Control: no-store', async () => {
+    for (const url of [`${demo.url}/api/players`, `${demo.url}/api/players/player-1`, `${demo.url}/api/players/player-1/expired-record`]) {
+      const response = await fetch(url)
+      expect(response.status).toBe(200)
+      expect(response.headers.get('cache-control')).toBe('no-store')
+    }
   })
 
   it('displays every image, decrypted byte for byte', async () => {
@@ -241,5 +255,11 @@ describe.runIf(browserTestsEnabled())('the demo in Chromium', () => {
     expect(overflow).toBeLessThanOrEqual(0)
     await small.screenshot({ path: path.join(screenshots, 'demo-phone.png') })
     await phone.close()
+  })
+
+  it('sends proofs to its own origin in headers, never in the URL (which access logs keep)', () => {
+    expect(imageRequestUrls.length).toBeGreaterThan(0)
+    expect(imageRequestUrls.filter((url) => url.includes('proof='))).toEqual([])
+    expect(imageRequestProofHeaders.every((proof) => typeof proof === 'string' && proof.length === 43)).toBe(true)
   })
 })

@@ -40,6 +40,27 @@ describe('the default fetcher', () => {
     expect(seen[0]!.headers['x-pixstore-proof']).toBeUndefined()
   })
 
+  it('sends them as x-pixstore-* headers to the page\'s own origin, where no preflight is involved', async () => {
+    const location = { origin, protocol: 'http:', hostname: '127.0.0.1' }
+    Object.defineProperty(globalThis, 'location', { value: location, configurable: true })
+    try {
+      initPixstoreFrontend({ defaultEndpointConnectHost: origin, indexedDbName: uniqueDbName() })
+      const record = (await backend.saveImage(fixture('sample.png')))!
+      seen.length = 0
+      expect(await sha256((await getImage(record))!)).toBe(await sha256(fixture('sample.png')))
+      expect(seen).toHaveLength(1)
+      expect(new URL(seen[0]!.url!, origin).search).toBe('')
+      expect(seen[0]!.headers['x-pixstore-proof']).toBe(record.statelessProof)
+      // proofTransport: 'query' still forces the query string.
+      initPixstoreFrontend({ defaultEndpointConnectHost: origin, indexedDbName: uniqueDbName(), proofTransport: 'query' })
+      seen.length = 0
+      await getImage(record)
+      expect(new URL(seen[0]!.url!, origin).searchParams.get('proof')).toBe(record.statelessProof)
+    } finally {
+      delete (globalThis as { location?: unknown }).location
+    }
+  })
+
   it('sends them as x-pixstore-* headers with proofTransport "headers", for 3.x servers', async () => {
     initPixstoreFrontend({ defaultEndpointConnectHost: origin, indexedDbName: uniqueDbName(), proofTransport: 'headers' })
     const record = (await backend.saveImage(fixture('sample.jpg')))!
