@@ -48,6 +48,10 @@ export async function migrate(fromDataDir: string, target: MigrationTarget): Pro
   const report: MigrationReport = { source: 0, copied: 0, alreadyThere: 0, conflicts: [], sampled: 0, sampleMismatches: [] }
   const ids: string[] = []
   try {
+    // Reach both destination stores before anything else, so that a wrong URL or bucket
+    // fails the run even when the source is empty.
+    await metadata.list(undefined, 1)
+    if (blobs.list) for await (const blob of blobs.list()) if (blob) break
     const total = await countRows(source)
     let after: string | undefined
     for (;;) {

@@ -47,6 +47,27 @@ describe.runIf(await postgresAvailable())('pixstore migrate', () => {
     data.remove()
   })
 
+  it('fails, even from an empty source, when the destination database or bucket cannot be reached', async () => {
+    const empty = tempDir()
+    try {
+      const fresh = createPixstoreBackend({ dataDir: empty.dir })
+      await fresh.close()
+      const env = { ...process.env, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' }
+      const attempt = (to: string, bucket: string) =>
+        run(process.execPath, ['dist/cli/index.js', 'migrate', '--from', empty.dir, '--to', to, '--pg-schema', schema, '--s3-bucket', bucket, '--s3-endpoint', s3.endpoint, '--s3-path-style'], { env }).then(
+          () => ({ code: 0, stderr: '' }),
+          (failed: { code: number; stderr: string }) => failed,
+        )
+      const noDatabase = await attempt('postgres://postgres@127.0.0.1:1/nothing', s3.bucket)
+      expect(noDatabase.code).toBe(2)
+      expect(noDatabase.stderr).toContain('STORAGE_FAILED')
+      const noBucket = await attempt(pgUrl, 'no-such-bucket-here')
+      expect(noBucket.code).toBe(2)
+    } finally {
+      empty.remove()
+    }
+  })
+
   it('copies every image with its token and keys, verifies a sample, and a second run copies nothing', async () => {
     const records: ImageRecord[] = []
     for (let i = 0; i < 25; i++) records.push((await source.saveImage(samplePicture(i, 32), i % 2 ? 'avatars' : undefined))!)
@@ -55,7 +76,8 @@ describe.runIf(await postgresAvailable())('pixstore migrate', () => {
     const { report, stderr, code } = await migrate()
     expect(code).toBe(0)
     expect(report).toMatchObject({ source: 25, copied: 25, alreadyThere: 0, conflicts: [], sampled: 20, sampleMismatches: [] })
-    expect(stderr).toMatch(/migrate 25\/25/)
+    // No progress bar when stderr is not a terminal.
+    expect(stderr).not.toMatch(/migrate \d/)
 
     const target = destination()
     try {

@@ -2,7 +2,7 @@ import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3'
 import { ownProperties } from '../../../shared/options.js'
 import { PixstoreError } from '../../../shared/errors.js'
 import type { BlobStore } from '../blob-store.js'
-import { loadOptional } from '../optional-dependency.js'
+import { assertInstalled, loadOptional } from '../optional-dependency.js'
 
 /** Options of the S3-compatible blob store. */
 export interface S3BlobStoreOptions {
@@ -41,6 +41,7 @@ export function createS3BlobStore(given: S3BlobStoreOptions): BlobStore {
     throw new PixstoreError('INVALID_CONFIG', 'createS3BlobStore: option "bucket" must name a bucket')
   }
   const prefix = options.prefix ?? 'pixstore/'
+  assertInstalled('@aws-sdk/client-s3', 'The S3 blob store')
   const sdk = () => loadOptional('@aws-sdk/client-s3', () => import('@aws-sdk/client-s3'), 'The S3 blob store')
   let client: Promise<S3Client> | undefined
   const getClient = () =>
@@ -125,7 +126,7 @@ export function createS3BlobStore(given: S3BlobStoreOptions): BlobStore {
       } while (token)
     },
     async close() {
-      if (!options.client && client) (await client).destroy()
+      if (!options.client && client) (await client.catch(() => undefined))?.destroy()
     },
   }
 }

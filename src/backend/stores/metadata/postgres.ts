@@ -1,7 +1,7 @@
 import type { Pool, PoolClient, PoolConfig } from 'pg'
 import { PixstoreError } from '../../../shared/errors.js'
 import { ownProperties } from '../../../shared/options.js'
-import { loadOptional } from '../optional-dependency.js'
+import { assertInstalled, loadOptional } from '../optional-dependency.js'
 import { fromRow, type ImageRow } from './row.js'
 import { retiredKeyError, type ImageVersion, type InstanceInfo, type MetadataStore, type StoredImage } from '../metadata-store.js'
 
@@ -41,6 +41,7 @@ export function createPostgresMetadataStore(given: PostgresMetadataStoreOptions)
   if (!options.pool && !options.connectionString) {
     throw new PixstoreError('INVALID_CONFIG', 'createPostgresMetadataStore: give connectionString or pool')
   }
+  if (!options.pool) assertInstalled('pg', 'The PostgreSQL metadata store')
   const table = (name: string) => `"${schema}"."${prefix}${name}"`
   const images = table('images')
   const clock = table('clock')
@@ -261,7 +262,8 @@ export function createPostgresMetadataStore(given: PostgresMetadataStoreOptions)
       return rows.map((row) => ({ ...row.info, seenAt: Number(row.seen_at) }))
     },
     async close() {
-      if (ownPool && pool) await (await pool).end()
+      // A pool that never came to be (its package failed to load) has nothing to end.
+      if (ownPool && pool) await (await pool.catch(() => undefined))?.end()
     },
   }
 }

@@ -69,6 +69,11 @@ export interface SqliteMetadataStore extends MetadataStore {
   }
 }
 
+// What better-sqlite3 (through `bindings`, or Node itself) says when its compiled addon is
+// absent or was built for another Node.js.
+const isMissingBinding = (error: unknown) =>
+  error instanceof Error && /bindings file|better_sqlite3\.node|NODE_MODULE_VERSION|compiled against a different Node/i.test(error.message)
+
 /**
  * The embedded metadata store: one SQLite file in WAL mode, shared safely by several
  * processes on one machine. Reads are synchronous, so `getImageRecord` works without `await`.
@@ -94,6 +99,14 @@ export function createSqliteMetadataStore(given: SqliteMetadataStoreOptions): Sq
     }
   } catch (cause) {
     if (cause instanceof PixstoreError) throw cause
+    if (isMissingBinding(cause)) {
+      throw new PixstoreError(
+        'MISSING_DEPENDENCY',
+        "better-sqlite3's native binding could not be loaded: it is built when the package is installed, which installs " +
+          'with --ignore-scripts (or pnpm without allowed builds) skip, and it must match this Node.js. Run: npm rebuild better-sqlite3',
+        { cause },
+      )
+    }
     throw new PixstoreError('STORAGE_FAILED', `Could not open the metadata database ${options.file}`, { cause })
   }
 
