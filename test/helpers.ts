@@ -67,3 +67,14 @@ export function decryptUpdatedPayload(payload: Uint8Array): Buffer {
   decipher.setAuthTag(payload.subarray(53, 69))
   return Buffer.concat([decipher.update(payload.subarray(69)), decipher.final()]).subarray(1)
 }
+
+/** How many files this process holds open below `dir` (Linux: read from /proc/self/fd). */
+export function openFilesUnder(dir: string): number {
+  return fs.readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith(dir)
+    } catch {
+      return false
+    }
+  }).length
+}

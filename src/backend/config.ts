@@ -16,6 +16,13 @@ export interface PixstoreBackendConfig {
    */
   maxImagePixels?: number
   /**
+   * Keep every metadata block of saved images. By default EXIF (but the orientation), XMP,
+   * IPTC, comments and text chunks are removed on save, so that a photo's GPS position,
+   * camera serial and time never reach its viewers; the ICC profile and the orientation
+   * stay. The stored image is then the one without them. Default `false`.
+   */
+  keepMetadata?: boolean
+  /**
    * On the embedded store, encrypted images up to this many bytes are kept inside the
    * SQLite file and committed with their metadata in one durable write; larger ones are
    * files under `dataDir/images`. 0 keeps every image in a file. Default 256 KiB.
@@ -87,6 +94,7 @@ export interface ResolvedBackendConfig {
   maxImageBytes: number
   maxImagePixels: number
   inlineImageMaxBytes: number
+  keepMetadata: boolean
   masterKeys: readonly string[] | undefined
   metadataStore: MetadataStore | undefined
   blobStore: BlobStore | undefined
@@ -110,6 +118,7 @@ const defaults = {
   maxImageBytes: 25 * 1024 * 1024,
   maxImagePixels: 40_000_000,
   inlineImageMaxBytes: 256 * 1024,
+  keepMetadata: false,
   statelessKeyWindowLength: 20_000,
   defaultEndpointEnabled: true,
   defaultEndpointListenHost: '127.0.0.1',
@@ -169,6 +178,7 @@ export function resolveBackendConfig(given: PixstoreBackendConfig = {}): Resolve
     'must be a positive whole number of milliseconds, or -1 for proofs that never expire',
   )
   requireOption(typeof c.defaultEndpointEnabled === 'boolean', where, 'defaultEndpointEnabled', 'must be true or false')
+  requireOption(typeof c.keepMetadata === 'boolean', where, 'keepMetadata', 'must be true or false')
   requireOption(
     typeof c.defaultEndpointListenHost === 'string' && c.defaultEndpointListenHost.length > 0,
     where,

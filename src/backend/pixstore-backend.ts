@@ -10,7 +10,7 @@ import { resolveBackendConfig, type PixstoreBackendConfig, type ResolvedBackendC
 import { encryptImage } from './encryption.js'
 import { readImageFileWithin } from './image-file.js'
 import { assertValidId, generateId, isValidId } from './ids.js'
-import { sniffImage } from './image-sniff.js'
+import { inspectImage } from './images/inspect.js'
 import { createInstanceKeys, type InstanceKeys } from './instance-keys.js'
 import { startInstanceBeat } from './instance-beat.js'
 import { dataKeyContext, type MasterKeySource } from './master-keys.js'
@@ -201,19 +201,18 @@ export function createPixstoreBackend(given?: PixstoreBackendConfig): PixstoreBa
   const tooLarge = (size: number) =>
     new PixstoreError('TOO_LARGE', `The image is ${size} bytes; the limit is ${config.maxImageBytes} bytes (option maxImageBytes)`)
 
-  async function write(id: string, image: unknown, mode: 'create' | 'update'): Promise<ImageRecord> {
-    const bytes = toBytes(image)
+  async function write(id: string, input: unknown, mode: 'create' | 'update'): Promise<ImageRecord> {
+    const bytes = toBytes(input)
     if (bytes.byteLength > config.maxImageBytes) throw tooLarge(bytes.byteLength)
     if (mode === 'update' && !(await metadata.get(id))) throw new PixstoreError('NOT_FOUND', `No image with id "${id}"`)
-    const sniffed = sniffImage(bytes)
-    const pixels = sniffed.width * sniffed.height
-    if (pixels > config.maxImagePixels) {
-      throw new PixstoreError(
-        'TOO_LARGE',
-        `The image is ${sniffed.width} × ${sniffed.height} pixels; the limit is ${config.maxImagePixels} pixels (option maxImagePixels)`,
-      )
+    const image = inspectImage(bytes, config.keepMetadata)
+    if (image.canvasPixels > config.maxImagePixels) {
+      const declared = image.canvasPixels === image.width * image.height ? `${image.width} × ${image.height} pixels` : `${image.canvasPixels} pixels of canvas`
+      throw new PixstoreError('TOO_LARGE', `The image is ${declared}; the limit is ${config.maxImagePixels} pixels (option maxImagePixels)`)
     }
-    const encrypted = encryptImage(sniffed.format, bytes)
+    // What is stored is the image without its metadata (unless keepMetadata).
+    const stored = image.stripped
+    const encrypted = encryptImage(image.format, stored)
     // Every version gets a new file, durable before the metadata points at it, so a reader
     // (or a crash) only ever meets a complete old version or a complete new one.
     const blobKey = randomBytes(16).toString('hex')
@@ -223,10 +222,10 @@ export function createPixstoreBackend(given?: PixstoreBackendConfig): PixstoreBa
       iv: encrypted.iv.toString('base64'),
       tag: encrypted.tag.toString('base64'),
       blobKey,
-      format: sniffed.format,
-      bytes: bytes.byteLength,
-      width: sniffed.width,
-      height: sniffed.height,
+      format: image.format,
+      bytes: stored.byteLength,
+      width: image.width,
+      height: image.height,
     }
     let committed: Awaited<ReturnType<MetadataStore['commit']>>
     try {

@@ -41,6 +41,7 @@ const backendOptions = [
   'maxImageBytes',
   'maxImagePixels',
   'inlineImageMaxBytes',
+  'keepMetadata',
   'masterKeys',
   'statelessKeyWindowLength',
   'statelessProofSecret',
@@ -62,6 +63,7 @@ const backendOptions = [
 const validValue = (name: string): unknown =>
   ({
     dataDir: '/tmp/polluted',
+    keepMetadata: true,
     masterKeys: [attackerKey],
     statelessProofSecret: attackerSecret,
     defaultEndpointEnabled: false,

@@ -1,20 +1,11 @@
 import { randomBytes } from 'node:crypto'
-import fs from 'node:fs'
 import net from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { closePixstoreBackend, initPixstoreBackend, type PixstoreBackend } from 'pixstore/backend'
 import { encodePng } from '../../demo/sample-images.js'
-import { tempDir } from '../helpers.js'
+import { openFilesUnder, tempDir } from '../helpers.js'
 
-// Files this process holds open under the data directory.
-const openFiles = (dir: string) =>
-  fs.readdirSync('/proc/self/fd').filter((fd) => {
-    try {
-      return fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith(dir)
-    } catch {
-      return false
-    }
-  }).length
+const openFiles = openFilesUnder
 
 /** A raw connection that sends `text` and reports when the server closes it. */
 function connect(port: number, text: string) {

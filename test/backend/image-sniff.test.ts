@@ -1,3 +1,4 @@
+import { crc32 } from 'node:zlib'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createPixstoreBackend } from 'pixstore/backend'
 import { setErrorHandlingMode } from 'pixstore/shared'
@@ -68,6 +69,7 @@ describe('image sniffing', () => {
     const bomb = encodePng(1, 1, new Uint8Array(3))
     bomb.writeUInt32BE(20_000, 16)
     bomb.writeUInt32BE(20_000, 20)
+    bomb.writeUInt32BE(crc32(bomb.subarray(12, 29)), 29)
     expect(await codeOf(bomb)).toBe('TOO_LARGE')
     expect(await codeOf(fixture('sample.png'), { maxImagePixels: 96 * 64 - 1 })).toBe('TOO_LARGE')
     expect(await codeOf(fixture('sample.png'), { maxImagePixels: 96 * 64 })).toBe('ACCEPTED')

@@ -1,21 +1,12 @@
 import { randomBytes } from 'node:crypto'
-import fs from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import net, { type AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createNodeHandler, createPixstoreBackend, type PixstoreBackend } from 'pixstore/backend'
 import { encodePng } from '../../demo/sample-images.js'
-import { sleep, tempDir } from '../helpers.js'
+import { openFilesUnder, sleep, tempDir } from '../helpers.js'
 
-// Files this process holds open under the data directory.
-const openFiles = (dir: string) =>
-  fs.readdirSync('/proc/self/fd').filter((fd) => {
-    try {
-      return fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith(dir)
-    } catch {
-      return false
-    }
-  }).length
+const openFiles = openFilesUnder
 
 describe('the node handler', () => {
   const data = tempDir()
