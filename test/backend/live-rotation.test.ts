@@ -118,6 +118,11 @@ describe('key rotation while app processes run, on the embedded store with keys 
       let apps = await start()
       const load = startLoad(() => apps)
       await sleep(500)
+      // Every running process has recorded itself with the key it holds.
+      const listed = JSON.parse((await cli(['instances', '--json', '--data-dir', dataDir], env)).stdout) as { pid: number; masterKeyIds: string[] }[]
+      expect(listed.map((i) => i.pid).sort()).toEqual(apps.map((app) => app.child.pid).sort())
+      const firstKey = fs.readFileSync(path.join(dataDir, 'master-keys'), 'utf8').split(':')[0]
+      for (const instance of listed) expect(instance.masterKeyIds).toEqual([firstKey])
 
       const steps = ['rotate-master-key', 'rotate-proof-secret', 'rotate-master-key', 'rotate-proof-secret', 'rotate-master-key']
       const keyIds = new Set<string>()

@@ -27,6 +27,16 @@ function Avatar({ item }: { item: Item }) {
   )
 }
 
+// The hook called with no options at all, as most apps call it.
+function PlainAvatar({ record }: { record: ImageRecord }) {
+  const { url, status, error, ref } = usePixstoreImage(record)
+  return (
+    <figure data-id={record.id} data-status={status} data-error={error?.code ?? ''}>
+      <img ref={ref} src={url ?? undefined} width={40} height={40} alt="" />
+    </figure>
+  )
+}
+
 let root: Root | undefined
 Object.assign(window, {
   ui: {
@@ -58,6 +68,17 @@ Object.assign(window, {
       const lazyRoot = createRoot(below)
       lazyRoot.render(<StrictMode>{items.filter((i) => i.lazy).map((item) => <Avatar key={item.record.id} item={item} />)}</StrictMode>)
       ;(window as unknown as { lazyRoot: Root }).lazyRoot = lazyRoot
+    },
+    mountPlainReactBelow(records: ImageRecord[]) {
+      const host = document.createElement('div')
+      place(true).append(host)
+      createRoot(host).render(
+        <StrictMode>
+          {records.map((record) => (
+            <PlainAvatar key={record.id} record={record} />
+          ))}
+        </StrictMode>,
+      )
     },
     unmountReact() {
       root?.unmount()

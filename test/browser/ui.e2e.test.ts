@@ -149,4 +149,20 @@ describe.runIf(browserTestsEnabled())('the element and the React hook in Chromiu
     expect(await page.evaluate(() => (window as unknown as { ui: { held(): number } }).ui.held())).toBe(0)
     await page.context().close()
   })
+
+  it('the hook reads its options only from the object given: a lazy planted on Object.prototype does not hold images back', async () => {
+    const page = await openPage()
+    const below = [await save(), await save()]
+    await page.evaluate(() => {
+      // What a prototype-pollution bug elsewhere in an app would leave behind.
+      Object.defineProperty(Object.prototype, 'lazy', { value: true, configurable: true, writable: true })
+      Object.defineProperty(Object.prototype, 'context', { value: 'planted', configurable: true, writable: true })
+    })
+    await page.evaluate((records) => (window as unknown as { ui: { mountPlainReactBelow(r: unknown[]): void } }).ui.mountPlainReactBelow(records), below)
+    // Below the fold and never scrolled to: only a planted `lazy` would keep them waiting.
+    for (const record of below) {
+      await expect.poll(() => state(page, `figure[data-id="${record.id}"]`)).toMatchObject({ state: 'loaded', width: 40 })
+    }
+    await page.context().close()
+  })
 })
