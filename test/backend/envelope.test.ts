@@ -3,7 +3,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { createPixstoreBackend, type PixstoreBackend, type PixstoreBackendConfig } from 'pixstore/backend'
+import { createPixstoreBackend, createSqliteMetadataStore, type PixstoreBackend, type PixstoreBackendConfig } from 'pixstore/backend'
 import { PayloadState, clearLastPixstoreError, decodePayload, getLastPixstoreError, setErrorHandlingMode, type PixstoreError } from 'pixstore/shared'
 import type { ImageRecord } from 'pixstore/types'
 import { rotateProofSecretFile } from '../../src/backend/secrets.js'
@@ -225,6 +225,26 @@ describe('Keys at rest: envelope encryption and rotation', () => {
     fs.chmodSync(file, 0o600)
     await start().close()
   })
+
+  it.each([0, 1024 * 1024])(
+    'keeps the bytes of a save and an update refused for a retired key and committed again under the next (inline limit %i)',
+    async (inlineImageMaxBytes) => {
+      const [a, b] = [masterKey('a'), masterKey('b')]
+      const backend = start({ masterKeys: [a, b], inlineImageMaxBytes })
+      const kept = (await backend.saveImage(fixture('sample.png')))!
+      // Another process (a rotation) retires "a" while this one still wraps under it.
+      const other = createSqliteMetadataStore({ file: path.join(data.dir, 'pixstore.sqlite') })
+      await other.retireKeys(['a'])
+      await other.close()
+      const saved = (await backend.saveImage(fixture('sample.jpg')))!
+      const updated = (await backend.updateImage(kept.id, fixture('sample.gif')))!
+      expect(await backend.verify()).toEqual(allOk(2))
+      for (const [record, name] of [[saved, 'sample.jpg'], [updated, 'sample.gif']] as const) {
+        expect((await served(backend, backend.getImageRecord(record.id)!)).subarray(1).equals(fixture(name))).toBe(true)
+      }
+      expect(keyIdCounts(data.dir)).toEqual({ b: 2 })
+    },
+  )
 
   it('refuses to generate a master key for a data directory that already holds images', async () => {
     vi.stubEnv('PIXSTORE_MASTER_KEY', '')

@@ -195,10 +195,17 @@ export function createSqliteMetadataStore(given: SqliteMetadataStoreOptions): Sq
       const error = cause instanceof PixstoreError ? cause : new PixstoreError('STORAGE_FAILED', 'The metadata database failed to commit', { cause })
       for (const item of batch) item.reject(error)
       return
-    } finally {
-      for (const item of batch) staged.delete(item.version.blobKey)
     }
-    results.forEach((result, i) => ('ok' in result ? batch[i]!.resolve(result.ok) : batch[i]!.reject(result.error)))
+    // Only a committed write's staged bytes are in the database now. A refused one keeps
+    // them: its writer may commit again with the same blob (after a key rotation, say),
+    // and otherwise removes them with the blob.
+    results.forEach((result, i) => {
+      const item = batch[i]!
+      if ('ok' in result) {
+        staged.delete(item.version.blobKey)
+        item.resolve(result.ok)
+      } else item.reject(result.error)
+    })
   }
 
   const guard = <T>(what: string, action: () => T): T => {
