@@ -43,6 +43,8 @@ export function startInstanceBeat(metadata: MetadataStore, keys: InstanceKeys, p
 
   async function beat(): Promise<void> {
     try {
+      // Key files first: a database that is away must not keep a process on old keys.
+      keys.refresh()
       keys.refresh(await metadata.retiredKeyIds())
       if (stopped) return
       await metadata.beat(info())

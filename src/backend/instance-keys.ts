@@ -48,18 +48,25 @@ export interface InstanceKeysOptions {
   keyIdsInUse: () => readonly string[]
 }
 
-/** Notices when a file is replaced or changed, by a cheap `stat`. */
-function fileWatch(file: string): () => boolean {
+/**
+ * Notices when a file is replaced or changed, by a cheap `stat`: `changed()` says whether it
+ * differs from what was last read, and `read()` records that it was read. A read that
+ * failed is not recorded, so it is tried again.
+ */
+function fileWatch(file: string) {
   const signature = () => {
     const stat = fs.statSync(file, { throwIfNoEntry: false })
     return stat ? `${stat.ino}:${stat.size}:${stat.mtimeMs}:${stat.ctimeMs}` : 'none'
   }
   let last = signature()
-  return () => {
-    const now = signature()
-    if (now === last) return false
-    last = now
-    return true
+  return {
+    changed: () => signature() !== last,
+    /** Runs `read` for the file's current version, and records that version once it succeeded. */
+    read(action: () => void): void {
+      const now = signature()
+      action()
+      last = now
+    },
   }
 }
 
@@ -78,20 +85,22 @@ export function createInstanceKeys(options: InstanceKeysOptions): InstanceKeys {
   let ring: KeyRing = createKeyRing(keys)
   let retired = new Set<string>()
   let signer = createProofSigner(proof.secrets, options.proofWindowMs)
-  const masterChanged = masterFromFile ? fileWatch(masterKeyFile(dataDir)) : () => false
-  const secretChanged = secretFromFile ? fileWatch(proofSecretFile(dataDir)) : () => false
+  const masterFile = masterFromFile ? fileWatch(masterKeyFile(dataDir)) : undefined
+  const secretFile = secretFromFile ? fileWatch(proofSecretFile(dataDir)) : undefined
 
   function reloadMasterKeys(): boolean {
-    if (!masterChanged()) return false
+    if (!masterFile?.changed()) return false
     try {
-      const entries = readMasterKeyFile(dataDir)
-      if (!entries) return false
-      const loaded = parseMasterKeys(entries, masterKeyFile(dataDir))
-      // A key that left the file stays held for reading: a running process never forgets a
-      // key, so an operator's mistake cannot make an image unreadable before a restart.
-      const ids = new Set(loaded.map((k) => k.id))
-      keys = [...loaded, ...keys.filter((k) => !ids.has(k.id))]
-      ring = createKeyRing(keys)
+      masterFile.read(() => {
+        const entries = readMasterKeyFile(dataDir)
+        if (!entries) return
+        const loaded = parseMasterKeys(entries, masterKeyFile(dataDir))
+        // A key that left the file stays held for reading: a running process never forgets
+        // a key, so an operator's mistake cannot make an image unreadable before a restart.
+        const ids = new Set(loaded.map((k) => k.id))
+        keys = [...loaded, ...keys.filter((k) => !ids.has(k.id))]
+        ring = createKeyRing(keys)
+      })
       return true
     } catch (error) {
       warnReload(masterKeyFile(dataDir), error)
@@ -100,14 +109,12 @@ export function createInstanceKeys(options: InstanceKeysOptions): InstanceKeys {
   }
 
   function reloadSecrets(): boolean {
-    if (!secretChanged()) return false
+    if (!secretFile?.changed()) return false
     try {
-      const lines = readProofSecretFile(dataDir)
-      if (!lines) return false
-      signer = createProofSigner(
-        lines.map((line) => line.secret),
-        options.proofWindowMs,
-      )
+      secretFile.read(() => {
+        const lines = readProofSecretFile(dataDir)
+        if (lines) signer = createProofSigner(lines.map((line) => line.secret), options.proofWindowMs)
+      })
       return true
     } catch (error) {
       warnReload(proofSecretFile(dataDir), error)

@@ -52,9 +52,10 @@ export function loadProofSecrets(
 export function rotateProofSecretFile(dataDir: string, keepRetiredMs: number, now = Date.now()): void {
   const current = readProofSecretFile(dataDir) ?? []
   const kept = current.flatMap((line, i): SecretLine[] => {
-    if (i === 0) return [{ secret: line.secret, retiredAt: now }]
-    // A line without a time comes from before times were kept: it goes at this rotation.
-    return line.retiredAt !== undefined && line.retiredAt > now - keepRetiredMs ? [line] : []
+    // A line without a time (the signing one, or one an operator added by hand) stops
+    // signing now, as far as this rotation can tell.
+    const retiredAt = i === 0 ? now : (line.retiredAt ?? now)
+    return retiredAt > now - keepRetiredMs || i === 0 ? [{ secret: line.secret, retiredAt }] : []
   })
   const lines = [{ secret: newSecret() }, ...kept]
   writeFileAtomic(

@@ -6,14 +6,12 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { isPixstoreError } from '../shared/errors.js'
 import { setErrorHandlingMode } from '../shared/error-handling.js'
-import { generateMasterKeyEntry, readMasterKeyFile, writeMasterKeyFile } from '../backend/master-keys.js'
 import { createPixstoreBackend, type PixstoreBackend } from '../backend/pixstore-backend.js'
-import type { SeenInstance } from '../backend/stores/metadata-store.js'
-import { rotateProofSecretFile } from '../backend/secrets.js'
 import { createS3BlobStore } from '../backend/stores/blob/s3.js'
 import { createPostgresMetadataStore } from '../backend/stores/metadata/postgres.js'
 import { importFiles, planImport, printable } from './import.js'
 import { migrate } from './migrate.js'
+import { describeInstance, rotateMasterKeyCommand, rotateProofSecretCommand } from './rotate.js'
 import { createProgress } from './progress.js'
 
 const help = `Usage: pixstore <command> [options]
@@ -163,70 +161,17 @@ async function main(argv: string[]): Promise<number> {
       const probe = open()
       const fromFile = pgUrl === undefined && (probe.masterKeySource === 'loaded' || probe.masterKeySource === 'generated')
       await probe.close()
-      // Keys kept in the data directory: the new key goes in front (running processes
-      // re-read the file within a second); old keys leave only once no row needs them.
-      if (fromFile) writeMasterKeyFile(dataDir, [generateMasterKeyEntry(), ...(readMasterKeyFile(dataDir) ?? [])])
-      return withBackend(open(), async (backend) => {
-        const total = (await backend.stats()).images
-        const progress = createProgress('rewrap', total)
-        const report = await backend.rotateMasterKey({ onProgress: (done) => progress.update(done), waitMs: waitSeconds * 1000 })
-        if (report.notReady.length > 0) {
-          print(
-            report,
-            `Nothing was rewrapped: ${report.notReady.length} running process(es) do not hold master key "${report.currentKeyId}" ` +
-              `and could not read images rewrapped under it:\n` +
-              report.notReady.map((i) => `  ${describeInstance(i)}`).join('\n') +
-              `\nGive them the key (PIXSTORE_MASTER_KEY="${report.currentKeyId}:…,<old keys>"), restart them, and run this again.`,
-          )
-          return 1
-        }
-        progress.done(report.checked)
-        const verified = await backend.verify()
-        let kept: string[] = report.stillInUse
-        if (fromFile) {
-          const entries = readMasterKeyFile(dataDir) ?? []
-          const keep = entries.filter((entry) => {
-            const id = entry.slice(0, entry.indexOf(':'))
-            return id === report.currentKeyId || report.stillInUse.includes(id)
-          })
-          writeMasterKeyFile(dataDir, keep)
-          kept = keep.map((entry) => entry.slice(0, entry.indexOf(':'))).filter((id) => id !== report.currentKeyId)
-        }
-        const retiredOld = report.retired.filter((id) => id !== report.currentKeyId && !report.stillInUse.includes(id))
-        const advice =
-          kept.length > 0
-            ? `kept master key(s) ${kept.join(', ')}: ${report.unavailable.length} image key(s) still need them and could not be unwrapped here`
-            : fromFile
-              ? 'the old keys were removed from the data directory'
-              : retiredOld.length > 0
-                ? `no image needs ${retiredOld.join(', ')} any more: remove them from PIXSTORE_MASTER_KEY of every process`
-                : 'no other master key is needed'
-        print(
-          { ...report, verifyFailures: verified.failures },
-          `${report.rewrapped} keys rewrapped under "${report.currentKeyId}" (${report.checked} images, ` +
-            `${report.changedMeanwhile} updated meanwhile); ${advice}`,
-        )
-        return verified.failures.length > 0 || kept.length > 0 ? 1 : 0
-      })
+      return rotateMasterKeyCommand(open, fromFile ? dataDir : undefined, waitSeconds * 1000, print)
     }
-    case 'rotate-proof-secret': {
+    case 'rotate-proof-secret':
       return withBackend(open(), async (backend) => {
         if (backend.secretSource !== 'loaded' && backend.secretSource !== 'generated') {
-          throw new UsageError('The proof secret comes from PIXSTORE_PROOF_SECRET: rotate it there (new secret first, old one after it)')
+          throw new UsageError(
+            'The proof secret comes from PIXSTORE_PROOF_SECRET: rotate it there (add the new secret after the old one everywhere, then put it first, then remove the old one)',
+          )
         }
-        // A secret that stops signing must still verify the proofs it signed for as long
-        // as they can be valid: up to two windows of the longest window a live process uses.
-        const windows = (await backend.liveInstances()).map((i) => i.proofWindowMs)
-        const keepMs = windows.includes(-1) ? Infinity : 2 * Math.max(backend.config.statelessKeyWindowLength, ...windows) + 5_000
-        rotateProofSecretFile(dataDir, keepMs)
-        print(
-          { rotated: true, keepRetiredMs: keepMs === Infinity ? null : keepMs },
-          'New proof secret in place: running backends sign with it within a second; proofs signed with the previous ' +
-            (keepMs === Infinity ? 'secrets stay valid (proofs never expire here)' : `secret stay valid for ${Math.round(keepMs / 1000)} s`),
-        )
-        return 0
+        return rotateProofSecretCommand(backend, dataDir, print)
       })
-    }
     case 'instances':
       return withBackend(open(), async (backend) => {
         const self = process.pid
@@ -282,10 +227,6 @@ async function runMigration(values: Values, print: (json: unknown, text: string)
   } finally {
     await Promise.all([metadata.close(), blobs.close()])
   }
-}
-
-function describeInstance(instance: SeenInstance): string {
-  return `pid ${instance.pid} on ${instance.host}: master keys ${instance.masterKeyIds.join(', ')}` + (instance.reloadsKeys ? ' (re-reads the data directory)' : '')
 }
 
 function packageVersion(): string {

@@ -28,6 +28,7 @@ export type PixstoreErrorCode =
   | 'MISSING_DEPENDENCY'
   | 'STORAGE_FAILED'
   | 'KEY_RETIRED'
+  | 'LOCKED'
   | 'INTERNAL'
 
 const expectedCodes: ReadonlySet<PixstoreErrorCode> = new Set<PixstoreErrorCode>([

@@ -246,6 +246,27 @@ describe('Keys at rest: envelope encryption and rotation', () => {
     },
   )
 
+  it('re-reads a changed key file at the next use when one read of it failed, instead of keeping the old keys', async () => {
+    vi.stubEnv('PIXSTORE_MASTER_KEY', '')
+    vi.spyOn(console, 'warn').mockImplementation(() => undefined)
+    const reader = start()
+    expect(reader.masterKeySource).toBe('generated')
+    const file = path.join(data.dir, 'master-keys')
+    const next = masterKey('next')
+    const writer = start({ masterKeys: [next] })
+    const record = (await writer.saveImage(fixture('sample.png')))!
+    fs.writeFileSync(file, `${next}\n${fs.readFileSync(file, 'utf8')}`)
+    const read = fs.readFileSync
+    let failures = 1
+    vi.spyOn(fs, 'readFileSync').mockImplementation(((...args: Parameters<typeof read>) => {
+      if (typeof args[0] === 'number' && failures-- > 0) throw Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' })
+      return read(...args)
+    }) as typeof read)
+    setErrorHandlingMode('throw')
+    expect(() => reader.getImageRecord(record.id)).toThrow(expect.objectContaining({ code: 'DECRYPT_FAILED' }))
+    expect(reader.getImageRecord(record.id)!.meta.key).toBe(record.meta.key)
+  })
+
   it('refuses to generate a master key for a data directory that already holds images', async () => {
     vi.stubEnv('PIXSTORE_MASTER_KEY', '')
     const writer = start({ masterKeys: [masterKey('kept')] })

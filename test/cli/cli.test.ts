@@ -1,6 +1,7 @@
-import { execFile, execFileSync } from 'node:child_process'
+import { execFile, execFileSync, spawnSync } from 'node:child_process'
 import { createDecipheriv, randomBytes } from 'node:crypto'
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
@@ -276,5 +277,37 @@ describe('the ops CLI', () => {
     expect(refused.code).toBe(2)
     expect(refused.stderr).toContain('PIXSTORE_PROOF_SECRET')
     expect(lines('proof-secret')).toEqual(after)
+  })
+
+  it('runs one key rotation at a time: a live holder of rotation.lock is named, a dead one is taken over', async () => {
+    const fileMode = { PIXSTORE_PROOF_SECRET: proofSecret }
+    await importFolder(fileMode)
+    const lock = path.join(dataDir, 'rotation.lock')
+    fs.writeFileSync(lock, `${process.pid}\n${os.hostname()}\n`)
+    const before = lines('master-keys')
+    const refused = await cli(['rotate-master-key', '--data-dir', dataDir], fileMode)
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain(`LOCKED: pixstore rotate-master-key is already running (pid ${process.pid}`)
+    expect(lines('master-keys')).toEqual(before)
+    const secretRefused = await cli(['rotate-proof-secret', '--data-dir', dataDir], { PIXSTORE_MASTER_KEY: masterKey })
+    expect(secretRefused.stderr).toContain('LOCKED')
+    // A holder that is gone (this pid no longer runs) leaves a stale lock: the next run takes it over.
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid
+    fs.writeFileSync(lock, `${gone}\n${os.hostname()}\n`)
+    const rotated = await cli(['rotate-master-key', '--data-dir', dataDir], fileMode)
+    expect(rotated.code).toBe(0)
+    expect(fs.existsSync(lock)).toBe(false)
+  })
+
+  it('rotate-proof-secret keeps a secret added to the file by hand for a while, as if it had just stopped signing', async () => {
+    const fileMode = { PIXSTORE_MASTER_KEY: masterKey }
+    await importFolder(fileMode)
+    const manual = `manual-${randomBytes(30).toString('base64url')}`
+    fs.writeFileSync(path.join(dataDir, 'proof-secret'), `${manual}\n${lines('proof-secret').join('\n')}\n`)
+    const before = lines('proof-secret')
+    expect((await cli(['rotate-proof-secret', '--data-dir', dataDir], fileMode)).code).toBe(0)
+    const after = lines('proof-secret').map((line) => line.split(' ')[0])
+    expect(after).toHaveLength(3)
+    expect(after.slice(1)).toEqual(before)
   })
 })

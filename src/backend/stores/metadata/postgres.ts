@@ -135,7 +135,9 @@ export function createPostgresMetadataStore(given: PostgresMetadataStoreOptions)
       throw fail('connect', cause)
     }
     try {
-      await client.query('BEGIN')
+      // Read committed whatever the server's default: each statement then sees what committed
+      // before it, which the retired-key check after taking the clock row relies on.
+      await client.query('BEGIN ISOLATION LEVEL READ COMMITTED')
       const result = await work(client)
       await client.query('COMMIT')
       return result
