@@ -14,8 +14,8 @@ import {
 } from './pixstore-backend.js'
 
 export { createPixstoreBackend } from './pixstore-backend.js'
-export { createPostgresMetadataStore, type PostgresMetadataStoreOptions } from './stores/metadata/postgres.js'
-export { createS3BlobStore, type S3BlobStoreOptions } from './stores/blob/s3.js'
+export { createPostgresMetadataStore, type PostgresMetadataStoreOptions, type PostgresPool } from './stores/metadata/postgres.js'
+export { createS3BlobStore, type S3BlobStoreOptions, type S3ClientLike } from './stores/blob/s3.js'
 export { createSqliteMetadataStore, type SqliteMetadataStoreOptions } from './stores/metadata/sqlite.js'
 export { createFilesystemBlobStore, type FilesystemBlobStoreOptions } from './stores/blob/filesystem.js'
 export type { MetadataStore, StoredImage, ImageVersion, WrappedKey } from './stores/metadata-store.js'

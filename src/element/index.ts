@@ -28,6 +28,38 @@ export interface PixstoreImageElement extends HTMLElement {
   refresh: RefreshRecord | undefined
 }
 
+/** The attributes and properties of `<pixstore-image>` in JSX (React 19, Preact, Solid). */
+export interface PixstoreImageJsxProps {
+  record?: ImageRecord | string | null
+  refresh?: RefreshRecord
+  alt?: string
+  width?: number | string
+  height?: number | string
+  loading?: 'lazy' | 'eager'
+  class?: string
+  className?: string
+  id?: string
+  style?: unknown
+  slot?: string
+  key?: string | number
+  ref?: unknown
+  children?: never
+  [dataAttribute: `data-${string}`]: string | undefined
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'pixstore-image': PixstoreImageElement
+  }
+  // JSX runtimes that read the global namespace (Preact, Solid, React before 19).
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace JSX {
+    interface IntrinsicElements {
+      'pixstore-image': PixstoreImageJsxProps
+    }
+  }
+}
+
 function createElementClass(): CustomElementConstructor {
   return class extends HTMLElement implements PixstoreImageElement {
     static observedAttributes = ['record', 'alt', 'width', 'height', 'loading']

@@ -4,6 +4,17 @@ import { ownProperties } from '../shared/options.js'
 import type { RefreshRecord } from '../frontend/get-image.js'
 import { acquireImageURL, releaseImageURL } from '../frontend/object-urls.js'
 import type { ImageRecord } from '../types/index.js'
+import type { PixstoreImageJsxProps } from '../element/index.js'
+
+// `<pixstore-image>` as a known element in React 19 TSX, for apps that import this entry.
+declare module 'react' {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace JSX {
+    interface IntrinsicElements {
+      'pixstore-image': PixstoreImageJsxProps
+    }
+  }
+}
 
 /** Options of {@link usePixstoreImage}. */
 export interface UsePixstoreImageOptions {

@@ -1,4 +1,6 @@
 import path from 'node:path'
+import { S3Client } from '@aws-sdk/client-s3'
+import pg from 'pg'
 import { createFilesystemBlobStore, createPostgresMetadataStore, createS3BlobStore, createSqliteMetadataStore } from 'pixstore/backend'
 import { tempDir } from '../helpers.js'
 import { testBlobStore } from './blob-store.conformance.js'
@@ -15,6 +17,12 @@ if (await postgresAvailable()) {
     const { schema, drop } = testSchema()
     return { store: createPostgresMetadataStore({ connectionString: pgUrl, schema }), cleanup: drop }
   })
+  // An app's own pg Pool, as it is: the store's option type takes it without a cast.
+  testMetadataStore('PostgreSQL on an app-supplied pg.Pool', async () => {
+    const { schema, drop } = testSchema()
+    const pool = new pg.Pool({ connectionString: pgUrl, max: 4 })
+    return { store: createPostgresMetadataStore({ pool, schema }), cleanup: async () => (await pool.end(), await drop()) }
+  })
 }
 
 testBlobStore('filesystem', async () => {
@@ -25,4 +33,11 @@ testBlobStore('filesystem', async () => {
 testBlobStore('S3 (s3rver)', async () => {
   const s3 = await startS3()
   return { store: createS3BlobStore(s3.options), cleanup: s3.stop }
+})
+
+testBlobStore('S3 (s3rver) on an app-supplied S3Client', async () => {
+  const s3 = await startS3()
+  const { bucket, endpoint, region, forcePathStyle, credentials } = s3.options
+  const client = new S3Client({ endpoint, region, forcePathStyle, credentials, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' })
+  return { store: createS3BlobStore({ bucket, client }), cleanup: async () => (client.destroy(), await s3.stop()) }
 })

@@ -4,6 +4,15 @@ import { PixstoreError } from '../../../shared/errors.js'
 import type { BlobStore } from '../blob-store.js'
 import { assertInstalled, loadOptional } from '../optional-dependency.js'
 
+/**
+ * What Pixstore uses of an `@aws-sdk/client-s3` `S3Client`; an `S3Client` is one. Declared
+ * here, so that these types compile in apps that do not install the SDK.
+ */
+export interface S3ClientLike {
+  send(command: object): Promise<unknown>
+  destroy(): void
+}
+
 /** Options of the S3-compatible blob store. */
 export interface S3BlobStoreOptions {
   /** The bucket; it must exist. */
@@ -18,9 +27,10 @@ export interface S3BlobStoreOptions {
   forcePathStyle?: boolean
   /** Credentials; omit to use the SDK's usual chain (environment, profile, instance role). */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }
-  /** Further client settings, or a whole client to use instead. */
-  clientConfig?: Omit<S3ClientConfig, 'region' | 'endpoint' | 'credentials' | 'forcePathStyle'>
-  client?: S3Client
+  /** Further settings of the SDK's `S3ClientConfig` (retries, request handler), those above aside. */
+  clientConfig?: { readonly [setting: string]: unknown }
+  /** A whole `S3Client` to use instead (it is not destroyed by `close`). */
+  client?: S3ClientLike
 }
 
 const keyPattern = /^[0-9a-f]{32}$/
@@ -46,7 +56,7 @@ export function createS3BlobStore(given: S3BlobStoreOptions): BlobStore {
   let client: Promise<S3Client> | undefined
   const getClient = () =>
     (client ??= options.client
-      ? Promise.resolve(options.client)
+      ? Promise.resolve(options.client as unknown as S3Client)
       : sdk().then(
           (s3) =>
             new s3.S3Client({
@@ -54,7 +64,7 @@ export function createS3BlobStore(given: S3BlobStoreOptions): BlobStore {
               // reject the newer default of a checksum trailer on every upload.
               requestChecksumCalculation: 'WHEN_REQUIRED',
               responseChecksumValidation: 'WHEN_REQUIRED',
-              ...options.clientConfig,
+              ...(options.clientConfig as Omit<S3ClientConfig, 'region'> | undefined),
               region: options.region ?? 'us-east-1',
               endpoint: options.endpoint,
               forcePathStyle: options.forcePathStyle ?? false,

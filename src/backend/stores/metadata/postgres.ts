@@ -7,14 +7,24 @@ import { retiredKeyError, type ImageVersion, type InstanceInfo, type MetadataSto
 
 const SCHEMA_VERSION = 2
 
+/**
+ * What Pixstore uses of a `pg` pool; a `pg.Pool` is one. Declared here, so that these
+ * types compile in apps that do not install `pg`.
+ */
+export interface PostgresPool {
+  connect(): Promise<unknown>
+  query(text: string, values?: unknown[]): Promise<unknown>
+  end(): Promise<void>
+}
+
 /** Options of the PostgreSQL metadata store. */
 export interface PostgresMetadataStoreOptions {
   /** A connection URL such as `postgres://user:pass@db:5432/app`. Give this or `pool`. */
   connectionString?: string
   /** An existing `pg` pool to use (it is not ended by `close`). */
-  pool?: Pool
-  /** Pool settings when Pixstore makes the pool (`max` connections, timeouts, TLS). */
-  poolConfig?: Omit<PoolConfig, 'connectionString'>
+  pool?: PostgresPool
+  /** Settings of `pg`'s `PoolConfig` when Pixstore makes the pool (`max` connections, timeouts, TLS), `connectionString` aside. */
+  poolConfig?: { readonly [setting: string]: unknown }
   /** Schema of the tables, created if missing. Default `public`. */
   schema?: string
   /** Prefix of the table names. Default `pixstore_`. */
@@ -60,9 +70,9 @@ export function createPostgresMetadataStore(given: PostgresMetadataStoreOptions)
 
   const getPool = () =>
     (pool ??= options.pool
-      ? Promise.resolve(options.pool)
+      ? Promise.resolve(options.pool as unknown as Pool)
       : loadOptional('pg', () => import('pg'), 'The PostgreSQL metadata store').then((pg) => {
-          const created = new pg.default.Pool({ ...options.poolConfig, connectionString: options.connectionString })
+          const created = new pg.default.Pool({ ...(options.poolConfig as PoolConfig | undefined), connectionString: options.connectionString })
           // An idle connection that dies must not crash the process; the next query reconnects.
           created.on('error', () => undefined)
           return created
