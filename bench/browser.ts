@@ -12,6 +12,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
+import { browserBuild } from '../demo/browser-build.js'
 import type { Browser, Page } from 'playwright-core'
 import type { PixstoreBackend } from 'pixstore/backend'
 import type { ImageRecord } from 'pixstore/types'
@@ -41,16 +42,10 @@ function buildPackage(): void {
 /** The page script: bench/browser-page.ts with 'pixstore/frontend' resolved through package.json exports to dist/. */
 async function bundlePage(): Promise<string> {
   const result = await build({
+    ...browserBuild,
     entryPoints: [path.join(root, 'bench/browser-page.ts')],
     absWorkingDir: root,
-    bundle: true,
-    minify: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    write: false,
     metafile: true,
-    logLevel: 'silent',
     // tsconfig.json maps 'pixstore/*' to src/ for the type checker; the bench measures the
     // built package, as an app would bundle it.
     tsconfigRaw: { compilerOptions: {} },

@@ -17,6 +17,7 @@ import {
   updateImage,
   type ImageRecord,
 } from 'pixstore/backend'
+import { browserBuild } from './browser-build.js'
 import { samplePicture } from './sample-images.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -71,16 +72,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     savePlayers()
   }
 
-  const page = await build({
-    entryPoints: [path.join(here, 'page/main.ts')],
-    bundle: true,
-    minify: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    write: false,
-    logLevel: 'silent',
-  })
+  const page = await build({ ...browserBuild, entryPoints: [path.join(here, 'page/main.ts')] })
   const script = page.outputFiles[0]!.text
 
   const view = (player: Player) => ({ ...player, imageRecord: getImageRecord(player.id) })

@@ -1,6 +1,6 @@
 import path from 'node:path'
 import { errorHandlingModes, type ErrorHandlingMode } from '../shared/error-handling.js'
-import { ownProperties, rejectUnknownOptions, requireOption } from '../shared/options.js'
+import { isValidRoute, ownProperties, rejectUnknownOptions, requireOption } from '../shared/options.js'
 import type { BlobStore } from './stores/blob-store.js'
 import type { MetadataStore } from './stores/metadata-store.js'
 
@@ -136,11 +136,6 @@ const defaults = {
 const optionNames = [...Object.keys(defaults), 'statelessProofSecret', 'masterKeys', 'metadataStore', 'blobStore']
 
 const where = 'initPixstoreBackend'
-
-/** A route is a path of plain segments: `/pixstore-image`, `/api/images`. */
-export function isValidRoute(route: unknown): route is string {
-  return typeof route === 'string' && /^(\/[A-Za-z0-9._~-]+)+$/.test(route)
-}
 
 /**
  * Fills in defaults and validates every option.

@@ -4,6 +4,7 @@ import { LIVE_WITHIN_MS, type InstanceBeat } from './instance-beat.js'
 import type { InstanceKeys } from './instance-keys.js'
 import { dataKeyContext } from './master-keys.js'
 import type { BlobStore } from './stores/blob-store.js'
+import { everyImage, readCurrentBlob } from './stores/every-image.js'
 import type { MetadataStore, SeenInstance, StoredImage } from './stores/metadata-store.js'
 import { PixstoreError } from '../shared/errors.js'
 
@@ -89,41 +90,31 @@ interface Context {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-const PAGE = 500
-
-async function* everyImage(metadata: MetadataStore): AsyncGenerator<StoredImage> {
-  let after: string | undefined
-  for (;;) {
-    const page = await metadata.list(after, PAGE)
-    yield* page
-    if (page.length < PAGE) return
-    after = page[page.length - 1]!.id
-  }
-}
 
 /** The maintenance operations of a backend: verify, gc, key rotation, stats. */
 export function createMaintenance({ metadata, blobs, keys, beat, dataKeyOf }: Context) {
   async function check(image: StoredImage): Promise<VerifyReport['failures'][number]['problem'] | undefined> {
-    // Read the row again: the one listed may have been replaced since.
-    for (let attempt = 0; attempt < 8; attempt++) {
-      const current = attempt === 0 ? image : await metadata.get(image.id)
-      if (!current) return undefined
-      const ciphertext = await blobs.read(current.blobKey)
-      if (!ciphertext) continue
-      let key: Buffer
-      try {
-        key = dataKeyOf(current)
-      } catch {
-        return 'key-unavailable'
-      }
-      try {
-        const plain = decryptImage(ciphertext, key, Buffer.from(current.iv, 'base64'), Buffer.from(current.tag, 'base64'))
-        return formatFromByte(plain[0]!) === current.format ? undefined : 'format-mismatch'
-      } catch {
-        return 'decrypt-failed'
-      }
+    // The row listed may have been replaced since: the current one is checked.
+    let found: Awaited<ReturnType<typeof readCurrentBlob<Uint8Array>>>
+    try {
+      found = await readCurrentBlob(metadata, image.id, (row) => blobs.read(row.blobKey), image)
+    } catch {
+      return 'missing-file'
     }
-    return 'missing-file'
+    if (!found) return undefined
+    const { image: current, value: ciphertext } = found
+    let key: Buffer
+    try {
+      key = dataKeyOf(current)
+    } catch {
+      return 'key-unavailable'
+    }
+    try {
+      const plain = decryptImage(ciphertext, key, Buffer.from(current.iv, 'base64'), Buffer.from(current.tag, 'base64'))
+      return formatFromByte(plain[0]!) === current.format ? undefined : 'format-mismatch'
+    } catch {
+      return 'decrypt-failed'
+    }
   }
 
   return {

@@ -3,6 +3,7 @@ import path from 'node:path'
 import { PixstoreError } from '../shared/errors.js'
 import { IV_LENGTH, KEY_LENGTH, TAG_LENGTH } from '../shared/wire.js'
 import { createFileOnce, readSecretFile, writeFileAtomic } from './atomic-file.js'
+import { findSecrets, type SecretSource } from './secret-source.js'
 
 /** A master key: wraps the per-image data keys. */
 export interface MasterKey {
@@ -11,7 +12,7 @@ export interface MasterKey {
 }
 
 /** Where the master keys came from. */
-export type MasterKeySource = 'option' | 'environment' | 'generated' | 'loaded'
+export type MasterKeySource = SecretSource
 
 /**
  * A set of master keys. Every one unwraps; which one wraps is the caller's choice (the
@@ -87,15 +88,10 @@ export function loadMasterKeys(
   dataDir: string,
   keyIdsInUse: () => readonly string[] = () => [],
 ): { keys: MasterKey[]; source: MasterKeySource } {
-  if (configured) return { keys: parseMasterKeys(configured, 'masterKeys'), source: 'option' }
-  const fromEnv = process.env.PIXSTORE_MASTER_KEY
-  if (fromEnv) {
-    const entries = fromEnv.split(',').map((s) => s.trim()).filter(Boolean)
-    return { keys: parseMasterKeys(entries, 'PIXSTORE_MASTER_KEY'), source: 'environment' }
-  }
-  let entries = readMasterKeyFile(dataDir)
-  let source: MasterKeySource = 'loaded'
-  if (!entries) {
+  const file = masterKeyFile(dataDir)
+  const { entries, source } = findSecrets(configured, 'PIXSTORE_MASTER_KEY', () => {
+    const existing = readMasterKeyFile(dataDir)
+    if (existing) return { entries: existing, source: 'loaded' }
     // A fresh key for a store that already holds images would leave them unreadable and
     // wrap new ones under a key nobody meant to keep: the missing key must be supplied.
     const inUse = keyIdsInUse()
@@ -106,17 +102,17 @@ export function loadMasterKeys(
           'give masterKeys or PIXSTORE_MASTER_KEY, or restore the master-keys file',
       )
     }
-    const created = createFileOnce(path.join(dataDir, FILE), generateMasterKeyEntry() + '\n')
-    entries = readMasterKeyFile(dataDir)!
+    const created = createFileOnce(file, generateMasterKeyEntry() + '\n')
     if (created) {
-      source = 'generated'
       console.warn(
-        `[pixstore] Generated a master key in ${path.join(dataDir, FILE)}. In production, supply PIXSTORE_MASTER_KEY ` +
+        `[pixstore] Generated a master key in ${file}. In production, supply PIXSTORE_MASTER_KEY ` +
           'and keep it apart from backups of the data directory: whoever has both can decrypt every image.',
       )
     }
-  }
-  return { keys: parseMasterKeys(entries, path.join(dataDir, FILE)), source }
+    return { entries: readMasterKeyFile(dataDir)!, source: created ? 'generated' : 'loaded' }
+  })
+  const where = { option: 'masterKeys', environment: 'PIXSTORE_MASTER_KEY', generated: file, loaded: file }[source]
+  return { keys: parseMasterKeys(entries, where), source }
 }
 
 /** A key ring over `keys`. */

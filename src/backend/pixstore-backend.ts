@@ -9,6 +9,7 @@ import type { ImageRecord } from '../types/index.js'
 import { resolveBackendConfig, type PixstoreBackendConfig, type ResolvedBackendConfig } from './config.js'
 import { encryptImage } from './encryption.js'
 import { readImageFileWithin } from './image-file.js'
+import { joinParts, type BodyPart } from './body-parts.js'
 import { assertValidId, generateId, isValidId } from './ids.js'
 import { inspectImage } from './images/inspect.js'
 import { createInstanceKeys, type InstanceKeys } from './instance-keys.js'
@@ -27,6 +28,7 @@ import type { SecretSource } from './secrets.js'
 import type { BlobStore } from './stores/blob-store.js'
 import { createBoundedCache } from './bounded-cache.js'
 import { createFilesystemBlobStore } from './stores/blob/filesystem.js'
+import { readCurrentBlob } from './stores/every-image.js'
 import type { ImageVersion, MetadataStore, SeenInstance, StoredImage } from './stores/metadata-store.js'
 import { createEmbeddedStores } from './stores/embedded.js'
 
@@ -93,7 +95,7 @@ export interface PixstoreBackend {
 
 /** A payload ready to send: its parts in order (bytes, or streams of bytes) and its total length. */
 export interface PayloadParts {
-  parts: (Uint8Array | AsyncIterable<Uint8Array>)[]
+  parts: BodyPart[]
   length: number
 }
 
@@ -268,23 +270,18 @@ export function createPixstoreBackend(given?: PixstoreBackendConfig): PixstoreBa
     throw new PixstoreError('INVALID_ID', 'saveImage: the second argument must be a directory name or { id } / { dir }')
   }
 
-  // The file of a version is removed right after a newer version commits, so a reader that
-  // read the row just before may find no file: it then reads the row again.
-  async function loadCurrent(id: string, stream: boolean): Promise<{ image: StoredImage; body: Uint8Array | AsyncIterable<Uint8Array>; size: number } | undefined> {
-    for (let attempt = 0; attempt < 8; attempt++) {
-      const image = await metadata.get(id)
-      if (!image) return undefined
+  async function loadCurrent(id: string, stream: boolean): Promise<{ image: StoredImage; body: BodyPart; size: number } | undefined> {
+    const found = await readCurrentBlob(metadata, id, async (image) => {
       // Large images are streamed where the store can; smaller ones are read whole, which
       // costs less per request.
       if (stream && blobs.open && image.bytes + 1 > STREAM_ABOVE) {
         const opened = await blobs.open(image.blobKey)
-        if (opened) return { image, body: opened.body, size: opened.size }
-      } else {
-        const bytes = await blobs.read(image.blobKey)
-        if (bytes) return { image, body: bytes, size: bytes.byteLength }
+        return opened && { body: opened.body, size: opened.size }
       }
-    }
-    throw new PixstoreError('STORAGE_FAILED', `The encrypted file of image "${id}" is missing`)
+      const bytes = await blobs.read(image.blobKey)
+      return bytes && { body: bytes, size: bytes.byteLength }
+    })
+    return found && { image: found.image, ...found.value }
   }
 
   async function payloadParts(imageId: unknown, clientToken: unknown, statelessProof: unknown, stream = true): Promise<PayloadParts> {
@@ -373,12 +370,7 @@ export function createPixstoreBackend(given?: PixstoreBackendConfig): PixstoreBa
     async customEndpointHelper(imageId, clientToken, statelessProof) {
       // One buffer is wanted here, so the image is read whole rather than streamed.
       const { parts } = await payloadParts(imageId, clientToken, statelessProof, false)
-      const chunks: Uint8Array[] = []
-      for (const part of parts) {
-        if (part instanceof Uint8Array) chunks.push(part)
-        else for await (const chunk of part) chunks.push(chunk)
-      }
-      return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
+      return joinParts(parts)
     },
     async close() {
       await beat.stop()

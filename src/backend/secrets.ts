@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { PixstoreError } from '../shared/errors.js'
 import { createFileOnce, readSecretFile, writeFileAtomic } from './atomic-file.js'
+import { findSecrets, type SecretSource } from './secret-source.js'
 
-/** Where the proof secrets came from, for the start-up log line. */
-export type SecretSource = 'option' | 'environment' | 'generated' | 'loaded'
+export type { SecretSource } from './secret-source.js'
 
 /** One line of the proof secret file: a secret, and when a rotation stopped it signing. */
 interface SecretLine {
@@ -29,18 +29,14 @@ export function loadProofSecrets(
   configured: readonly string[] | undefined,
   dataDir: string,
 ): { secrets: readonly string[]; source: SecretSource } {
-  if (configured) return { secrets: configured, source: 'option' }
-  const fromEnv = process.env.PIXSTORE_PROOF_SECRET
-  if (fromEnv) {
-    const secrets = fromEnv.split(',').map((s) => s.trim()).filter(Boolean)
-    if (secrets.length === 0 || secrets.some((s) => s.length < 32)) {
-      throw new PixstoreError('INVALID_CONFIG', 'PIXSTORE_PROOF_SECRET must hold secrets of at least 32 characters, comma-separated')
-    }
-    return { secrets, source: 'environment' }
+  const { entries, source } = findSecrets(configured, 'PIXSTORE_PROOF_SECRET', () => {
+    const created = createFileOnce(proofSecretFile(dataDir), newSecret() + '\n')
+    return { entries: readProofSecretFile(dataDir)!.map((line) => line.secret), source: created ? 'generated' : 'loaded' }
+  })
+  if (source === 'environment' && (entries.length === 0 || entries.some((s) => s.length < 32))) {
+    throw new PixstoreError('INVALID_CONFIG', 'PIXSTORE_PROOF_SECRET must hold secrets of at least 32 characters, comma-separated')
   }
-  const file = proofSecretFile(dataDir)
-  const created = createFileOnce(file, newSecret() + '\n')
-  return { secrets: readProofSecretFile(dataDir)!.map((line) => line.secret), source: created ? 'generated' : 'loaded' }
+  return { secrets: entries, source }
 }
 
 /**

@@ -1,4 +1,4 @@
-import { createDecipheriv, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { PixstoreError } from '../shared/errors.js'
@@ -8,6 +8,8 @@ import { createPixstoreBackend } from '../backend/pixstore-backend.js'
 import type { BlobStore } from '../backend/stores/blob-store.js'
 import type { MetadataStore } from '../backend/stores/metadata-store.js'
 import { createEmbeddedStores } from '../backend/stores/embedded.js'
+import { countImages, everyImage } from '../backend/stores/every-image.js'
+import { decryptImage } from '../backend/encryption.js'
 
 /** What `migrate` did. */
 export interface MigrationReport {
@@ -52,47 +54,30 @@ export async function migrate(fromDataDir: string, target: MigrationTarget): Pro
     // fails the run even when the source is empty.
     await metadata.list(undefined, 1)
     if (blobs.list) for await (const blob of blobs.list()) if (blob) break
-    const total = await countRows(source)
-    let after: string | undefined
-    for (;;) {
-      const page = await source.list(after, 200)
-      for (const row of page) {
-        report.source++
-        const existing = await metadata.get(row.id)
-        if (existing) {
-          if (existing.token === row.token && existing.blobKey === row.blobKey) {
-            report.alreadyThere++
-            ids.push(row.id)
-          } else report.conflicts.push(row.id)
-        } else {
-          const ciphertext = await sourceBlobs.read(row.blobKey)
-          if (!ciphertext) throw new PixstoreError('STORAGE_FAILED', `The encrypted file of image "${row.id}" is missing in the source`)
-          await blobs.write(row.blobKey, ciphertext)
-          if (await metadata.import(row)) {
-            report.copied++
-            ids.push(row.id)
-          } else report.conflicts.push(row.id)
-        }
-        target.onProgress?.(report.source, total)
+    const total = await countImages(source)
+    for await (const row of everyImage(source, 200)) {
+      report.source++
+      const existing = await metadata.get(row.id)
+      if (existing) {
+        if (existing.token === row.token && existing.blobKey === row.blobKey) {
+          report.alreadyThere++
+          ids.push(row.id)
+        } else report.conflicts.push(row.id)
+      } else {
+        const ciphertext = await sourceBlobs.read(row.blobKey)
+        if (!ciphertext) throw new PixstoreError('STORAGE_FAILED', `The encrypted file of image "${row.id}" is missing in the source`)
+        await blobs.write(row.blobKey, ciphertext)
+        if (await metadata.import(row)) {
+          report.copied++
+          ids.push(row.id)
+        } else report.conflicts.push(row.id)
       }
-      if (page.length < 200) break
-      after = page[page.length - 1]!.id
+      target.onProgress?.(report.source, total)
     }
     await compareSample(fromDataDir, target, pickSample(ids, target.sampleSize ?? 20), report)
     return report
   } finally {
     await source.close()
-  }
-}
-
-async function countRows(store: MetadataStore): Promise<number> {
-  let count = 0
-  let after: string | undefined
-  for (;;) {
-    const page = await store.list(after, 1000)
-    count += page.length
-    if (page.length < 1000) return count
-    after = page[page.length - 1]!.id
   }
 }
 
@@ -134,8 +119,7 @@ async function plaintext(backend: ReturnType<typeof createPixstoreBackend>, id: 
   const payload = decodePayload(await backend.customEndpointHelper(id, undefined, record.statelessProof))
   if (payload.state !== PayloadState.Updated) return undefined
   try {
-    const decipher = createDecipheriv('aes-256-gcm', payload.key, payload.iv).setAuthTag(payload.tag)
-    return Buffer.concat([decipher.update(payload.ciphertext), decipher.final()])
+    return decryptImage(payload.ciphertext, payload.key, payload.iv, payload.tag)
   } catch {
     return undefined
   }

@@ -1,5 +1,6 @@
 import { isPixstoreError, toPixstoreError } from '../shared/errors.js'
 import type { RefreshRecord } from '../frontend/get-image.js'
+import { whenNearViewport } from '../frontend/near-viewport.js'
 import { acquireImageURL, releaseImageURL } from '../frontend/object-urls.js'
 import type { ImageRecord } from '../types/index.js'
 
@@ -68,7 +69,7 @@ function createElementClass(): CustomElementConstructor {
     #img: HTMLImageElement | undefined
     #url: string | undefined
     #loading: AbortController | undefined
-    #observer: IntersectionObserver | undefined
+    #cancelLazy: (() => void) | undefined
     #generation = 0
 
     get record(): ImageRecord | null {
@@ -119,8 +120,8 @@ function createElementClass(): CustomElementConstructor {
     // Stops whatever the element was loading or showing, and frees its object URL.
     #stop(): void {
       this.#generation++
-      this.#observer?.disconnect()
-      this.#observer = undefined
+      this.#cancelLazy?.()
+      this.#cancelLazy = undefined
       this.#loading?.abort()
       this.#loading = undefined
       if (this.#url) releaseImageURL(this.#url)
@@ -135,18 +136,8 @@ function createElementClass(): CustomElementConstructor {
       if (!record) return void this.removeAttribute('data-state')
       this.dataset.state = 'loading'
       this.removeAttribute('data-error')
-      if (this.getAttribute('loading') === 'lazy' && typeof IntersectionObserver !== 'undefined') {
-        this.#observer = new IntersectionObserver(
-          (entries) => {
-            if (!entries.some((entry) => entry.isIntersecting)) return
-            this.#observer?.disconnect()
-            this.#observer = undefined
-            void this.#load(record)
-          },
-          { rootMargin: '200px' },
-        )
-        this.#observer.observe(this)
-      } else void this.#load(record)
+      if (this.getAttribute('loading') === 'lazy') this.#cancelLazy = whenNearViewport(this, () => void this.#load(record))
+      else void this.#load(record)
     }
 
     async #load(record: ImageRecord): Promise<void> {

@@ -1,5 +1,5 @@
 import { errorHandlingModes, type ErrorHandlingMode } from '../shared/error-handling.js'
-import { ownProperties, rejectUnknownOptions, requireOption } from '../shared/options.js'
+import { isValidRoute, ownProperties, rejectUnknownOptions, requireOption } from '../shared/options.js'
 import type { ImageRecord } from '../types/index.js'
 
 /** Options of `initPixstoreFrontend`. Every one has a default; same-origin apps need none. */
@@ -84,7 +84,7 @@ export function resolveFrontendConfig(given: PixstoreFrontendConfig = {}): Resol
     'must be a port number from 1 to 65535',
   )
   requireOption(
-    typeof c.defaultEndpointRoute === 'string' && /^(\/[A-Za-z0-9._~-]+)+$/.test(c.defaultEndpointRoute),
+    isValidRoute(c.defaultEndpointRoute),
     where,
     'defaultEndpointRoute',
     'must be a path such as "/pixstore-image"',

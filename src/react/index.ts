@@ -2,6 +2,7 @@ import { useEffect, useRef, useState, type RefObject } from 'react'
 import { isPixstoreError, toPixstoreError, type PixstoreError } from '../shared/errors.js'
 import { ownProperties } from '../shared/options.js'
 import type { RefreshRecord } from '../frontend/get-image.js'
+import { whenNearViewport } from '../frontend/near-viewport.js'
 import { acquireImageURL, releaseImageURL } from '../frontend/object-urls.js'
 import type { ImageRecord } from '../types/index.js'
 import type { PixstoreImageJsxProps } from '../element/index.js'
@@ -85,21 +86,12 @@ export function usePixstoreImage<E extends Element = HTMLImageElement>(
         },
       )
     }
-    let observer: IntersectionObserver | undefined
-    if (lazy && ref.current && typeof IntersectionObserver !== 'undefined') {
-      observer = new IntersectionObserver(
-        (entries) => {
-          if (!entries.some((entry) => entry.isIntersecting)) return
-          observer?.disconnect()
-          load()
-        },
-        { rootMargin: '200px' },
-      )
-      observer.observe(ref.current)
-    } else load()
+    let cancelLazy: (() => void) | undefined
+    if (lazy && ref.current) cancelLazy = whenNearViewport(ref.current, load)
+    else load()
     return () => {
       active = false
-      observer?.disconnect()
+      cancelLazy?.()
       if (acquired) releaseImageURL(acquired)
       // Aborted a moment later: an effect that runs again at once (Strict Mode, or the same
       // record re-rendered) joins the same load instead of starting a second request.

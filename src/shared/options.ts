@@ -46,3 +46,8 @@ export function ownProperties<T extends object>(value: T | undefined): T | undef
   for (const key of Object.keys(value)) copy[key] = (value as Record<string, unknown>)[key]
   return copy as T
 }
+
+/** Whether `route` is a path of plain segments, such as `/pixstore-image` or `/api/images`: the image route's shape on both sides. */
+export function isValidRoute(route: unknown): route is string {
+  return typeof route === 'string' && /^(\/[A-Za-z0-9._~-]+)+$/.test(route)
+}

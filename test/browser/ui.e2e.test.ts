@@ -5,6 +5,7 @@ import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createNodeHandler, createPixstoreBackend, type PixstoreBackend } from 'pixstore/backend'
 import type { ImageRecord } from 'pixstore/types'
+import { browserBuild } from '../../demo/browser-build.js'
 import { samplePicture } from '../../demo/sample-images.js'
 import { tempDir } from '../helpers.js'
 import { browserTestsEnabled, launchChromium } from './chromium.js'
@@ -49,12 +50,9 @@ describe.runIf(browserTestsEnabled())('the element and the React hook in Chromiu
     backend = createPixstoreBackend({ dataDir: data.dir, statelessKeyWindowLength: 5_000 })
     const handler = createNodeHandler(backend)
     const bundle = await build({
+      ...browserBuild,
+      minify: false,
       entryPoints: ['test/browser/ui-page.tsx'],
-      bundle: true,
-      format: 'esm',
-      platform: 'browser',
-      write: false,
-      logLevel: 'silent',
       define: { 'process.env.NODE_ENV': '"development"' },
       // Resolve pixstore/* through the package's exports, to the built files.
       tsconfigRaw: { compilerOptions: { jsx: 'react-jsx' } },

@@ -1,5 +1,6 @@
 import { gzipSync } from 'node:zlib'
 import { build } from 'esbuild'
+import { browserBuild } from '../../demo/browser-build.js'
 import { describe, expect, it } from 'vitest'
 
 // Each browser entry point bundled alone, minified and gzipped, against its budget.
@@ -11,18 +12,7 @@ const entries = [
 
 describe('browser bundles', () => {
   it.each(entries)('$name builds for the browser with no Node built-in and no backend code, within its budget', async (entry) => {
-    const result = await build({
-      entryPoints: [entry.file],
-      bundle: true,
-      minify: true,
-      format: 'esm',
-      platform: 'browser',
-      target: 'es2022',
-      write: false,
-      metafile: true,
-      logLevel: 'silent',
-      external: entry.external ?? [],
-    })
+    const result = await build({ ...browserBuild, entryPoints: [entry.file], metafile: true, external: entry.external ?? [] })
     const inputs = Object.keys(result.metafile.inputs)
     expect(inputs.filter((file) => file.startsWith('node:') || file.includes('node_modules'))).toEqual([])
     expect(inputs.filter((file) => file.includes('src/backend/'))).toEqual([])

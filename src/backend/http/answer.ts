@@ -1,3 +1,4 @@
+import type { BodyPart } from '../body-parts.js'
 import type { PixstoreBackend } from '../pixstore-backend.js'
 
 /** A transport-neutral HTTP answer; the web and node handlers turn it into their own response. */
@@ -5,7 +6,7 @@ export interface HttpAnswer {
   status: number
   headers: Record<string, string>
   /** Body parts to send in order, bytes or streams of bytes; empty for no body. */
-  body: (Uint8Array | AsyncIterable<Uint8Array>)[]
+  body: BodyPart[]
 }
 
 /** The parts of a request the image route reads. */

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { BodyPart } from '../body-parts.js'
 import type { PixstoreBackend } from '../pixstore-backend.js'
 import { answerImageRequest, closeStream, isImageRoutePath } from './answer.js'
 
@@ -19,7 +20,7 @@ const headerValue = (value: string | string[] | undefined) => (Array.isArray(val
  * (before or during the answer) ends it: nothing more is written or waited for, and every
  * stream not yet sent is closed, so that no file or connection stays open.
  */
-async function send(res: ServerResponse, body: (Uint8Array | AsyncIterable<Uint8Array>)[]): Promise<void> {
+async function send(res: ServerResponse, body: BodyPart[]): Promise<void> {
   // The response may have been closed before this point: check the socket itself too.
   const gone = () => res.destroyed || res.writableEnded || !res.socket || res.socket.destroyed
   const write = async (chunk: Uint8Array) => {

@@ -1,3 +1,4 @@
+import { chunksOf, type BodyPart } from '../body-parts.js'
 import type { PixstoreBackend } from '../pixstore-backend.js'
 import { answerImageRequest } from './answer.js'
 
@@ -18,15 +19,9 @@ export function createWebHandler(backend: PixstoreBackend): PixstoreRequestHandl
   }
 }
 
-function toStream(parts: (Uint8Array | AsyncIterable<Uint8Array>)[]): ReadableStream<Uint8Array> | null {
+function toStream(parts: BodyPart[]): ReadableStream<Uint8Array> | null {
   if (parts.length === 0) return null
-  async function* chunks() {
-    for (const part of parts) {
-      if (part instanceof Uint8Array) yield part
-      else yield* part
-    }
-  }
-  const iterator = chunks()
+  const iterator = chunksOf(parts)
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       const next = await iterator.next()
