@@ -6,10 +6,10 @@ import {
   clearImageCache,
   getCacheStats,
   getImage,
-  getLastPixstoreError,
   initPixstoreFrontend,
   type ImageFetcher,
   type ImageRecord,
+  type PixstoreError,
   type PixstoreFrontendConfig,
 } from 'pixstore/frontend'
 
@@ -82,8 +82,11 @@ const fromBase64 = (text: string) => Uint8Array.from(atob(text), (c) => c.charCo
 
 const mimeOf: Record<number, string> = { 1: 'image/png', 2: 'image/webp', 3: 'image/jpeg', 4: 'image/jpeg', 5: 'image/gif', 6: 'image/avif' }
 
+// What the last call that returned null failed with (the module functions report it through onError).
+let lastError: PixstoreError | null = null
+
 function check(blob: Blob | null, record: ImageRecord): Blob {
-  if (!blob) throw new Error(`getImage(${record.id}) returned null: ${getLastPixstoreError()?.code ?? '?'} ${getLastPixstoreError()?.message ?? ''}`)
+  if (!blob) throw new Error(`getImage(${record.id}) returned null: ${lastError?.code ?? '?'} ${lastError?.message ?? ''}`)
   if (record.bytes !== undefined && blob.size !== record.bytes) throw new Error(`getImage(${record.id}): ${blob.size} bytes, expected ${record.bytes}`)
   return blob
 }
@@ -230,7 +233,7 @@ window.pixBench = {
       const payload = memoryPayload
       fetcher = async () => payload
     }
-    initPixstoreFrontend(config, fetcher)
+    initPixstoreFrontend({ ...config, onError: (error) => void (lastError = error) }, fetcher)
   },
   async clearAll() {
     await clearImageCache()
@@ -410,9 +413,6 @@ window.pixBench = {
     const db = await baselineLruDb()
     return request(db.transaction('entries', 'readonly').objectStore('entries').count())
   },
-  lastError: () => {
-    const error = getLastPixstoreError()
-    return error ? `${error.code}: ${error.message}` : undefined
-  },
+  lastError: () => (lastError ? `${lastError.code}: ${lastError.message}` : undefined),
 }
 document.body.dataset.ready = 'true'

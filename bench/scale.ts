@@ -148,10 +148,9 @@ export async function runScaleBench(options: { quick?: boolean }): Promise<void>
       }),
       statelessProofSecret: proofSecret,
       masterKeys: masterKey,
-      errorHandlingMode: 'throw',
     })
     closers.push(() => pgBackend.close())
-    const localBackend = createPixstoreBackend({ dataDir: path.join(tmp, 'lookup-embedded'), errorHandlingMode: 'throw' })
+    const localBackend = createPixstoreBackend({ dataDir: path.join(tmp, 'lookup-embedded') })
     closers.push(() => localBackend.close())
     await localBackend.saveImageFromFile(sources[0]!.file, { id: 'small' })
 

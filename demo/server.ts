@@ -10,12 +10,12 @@ import {
   closePixstoreBackend,
   deleteImage,
   getImageRecord,
-  getLastPixstoreError,
   initPixstoreBackend,
+  isPixstoreError,
   pixstoreNodeHandler,
   saveImage,
-  updateImage,
   type ImageRecord,
+  type PixstoreError,
 } from 'pixstore/backend'
 import { browserBuild } from './browser-build.js'
 import { samplePicture } from './sample-images.js'
@@ -114,8 +114,8 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     const name = String(req.body?.name ?? '').trim().slice(0, 40)
     if (!name || !req.file) return res.status(400).json({ error: 'BAD_REQUEST', message: 'A name and an image are required' })
     const id = `player-${Date.now().toString(36)}`
-    const record = await saveImage(req.file.buffer, { id })
-    if (!record) return sendLastError(res)
+    const refused = await expectedError(backend.saveImage(req.file.buffer, { id }))
+    if (refused) return sendError(res, refused)
     players.push({ id, name })
     savePlayers()
     res.status(201).json(view({ id, name }))
@@ -123,8 +123,8 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   app.put('/api/players/:id/image', upload.single('image'), async (req, res) => {
     const player = find(String(req.params.id))
     if (!player || !req.file) return res.status(400).json({ error: 'BAD_REQUEST', message: 'A known player and an image are required' })
-    const record = await updateImage(player.id, req.file.buffer)
-    if (!record) return sendLastError(res)
+    const refused = await expectedError(backend.updateImage(player.id, req.file.buffer))
+    if (refused) return sendError(res, refused)
     res.json(view(player))
   })
   app.delete('/api/players/:id', async (req, res) => {
@@ -167,10 +167,20 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
 
 }
 
-// Pixstore's calls return null for bad input in the default error mode; the reason is kept.
-function sendLastError(res: express.Response) {
-  const error = getLastPixstoreError()
-  res.status(error?.code === 'TOO_LARGE' ? 413 : 400).json({ error: error?.code ?? 'INTERNAL', message: error?.message ?? 'Failed' })
+// Uploads go through the backend instance, whose methods throw: an error the user caused
+// (a file that is not an image, one too large) becomes a 4xx answer; anything else a 500.
+async function expectedError(work: Promise<unknown>): Promise<PixstoreError | undefined> {
+  try {
+    await work
+    return undefined
+  } catch (error) {
+    if (isPixstoreError(error) && error.expected) return error
+    throw error
+  }
+}
+
+function sendError(res: express.Response, error: PixstoreError) {
+  res.status(error.code === 'TOO_LARGE' ? 413 : 400).json({ error: error.code, message: error.message })
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -78,3 +78,16 @@ export function openFilesUnder(dir: string): number {
     }
   }).length
 }
+
+/**
+ * Collects the errors the module functions of a default instance report, for tests that
+ * check why a call returned `null`: pass `onError` to `initPixstoreFrontend` or `initPixstoreBackend`.
+ */
+export function errorLog() {
+  const errors: { code: string; message: string }[] = []
+  return {
+    onError: (error: { code: string; message: string }) => void errors.push(error),
+    last: () => errors[errors.length - 1],
+    clear: () => void (errors.length = 0),
+  }
+}

@@ -116,7 +116,6 @@ async function startPixstore(): Promise<void> {
     dataDir: options.dataDir,
     // Never-expiring proofs, so that the load run can reuse one record.
     statelessKeyWindowLength: -1,
-    errorHandlingMode: 'throw',
     ...(shared
       ? {
           metadataStore: backendModule.createPostgresMetadataStore({ connectionString: shared.pgUrl, schema: shared.schema }),

@@ -5,9 +5,9 @@ import {
   deleteCachedImage,
   getCacheStats,
   getImage,
-  getLastPixstoreError,
   initPixstoreFrontend,
   type ImageRecord,
+  type PixstoreError,
 } from 'pixstore/frontend'
 
 interface Player {
@@ -19,7 +19,14 @@ interface Player {
 definePixstoreImage()
 // `?cacheLimit=N` shows eviction with a small cache.
 const cacheLimit = new URLSearchParams(location.search).get('cacheLimit')
-initPixstoreFrontend(cacheLimit ? { frontendImageCacheLimit: Number(cacheLimit) } : {})
+// The module functions return null for an image they could not load; onError tells why.
+let lastError: PixstoreError | null = null
+initPixstoreFrontend({
+  ...(cacheLimit ? { frontendImageCacheLimit: Number(cacheLimit) } : {}),
+  onError: (error) => {
+    lastError = error
+  },
+})
 performance.setResourceTimingBufferSize(100_000)
 
 const grid = document.querySelector<HTMLElement>('#grid')!
@@ -179,7 +186,7 @@ document.querySelector<HTMLFormElement>('#add-player')!.addEventListener('submit
 
 // A handle for the browser tests and for poking around in the console.
 Object.assign(window, {
-  pixstoreDemo: { getImage, getLastPixstoreError, getCacheStats, cachedImageExists, deleteCachedImage, clearImageCache, loadAll, show },
+  pixstoreDemo: { getImage, lastError: () => lastError, getCacheStats, cachedImageExists, deleteCachedImage, clearImageCache, loadAll, show },
 })
 
 void loadAll()

@@ -1,5 +1,6 @@
 import path from 'node:path'
-import { errorHandlingModes, type ErrorHandlingMode } from '../shared/error-handling.js'
+import { PixstoreError } from '../shared/errors.js'
+import type { ErrorReportingOptions } from '../shared/error-handling.js'
 import { isValidRoute, ownProperties, rejectUnknownOptions, requireOption } from '../shared/options.js'
 import type { BlobStore } from './stores/blob-store.js'
 import type { MetadataStore } from './stores/metadata-store.js'
@@ -81,12 +82,13 @@ export interface PixstoreBackendConfig {
   metadataStore?: MetadataStore
   /** Where encrypted images live. Default: files under `dataDir/images`. For several instances, `createS3BlobStore(...)`. */
   blobStore?: BlobStore
-  /**
-   * How errors are reported (see `setErrorHandlingMode` in `pixstore/shared`). The mode is
-   * one per JavaScript realm, shared with the frontend; it is set only when this option is given.
-   */
-  errorHandlingMode?: ErrorHandlingMode
 }
+
+/**
+ * Options of `initPixstoreBackend`: those of an instance, and how the seed-style module
+ * functions of the default instance report errors (instances always throw).
+ */
+export interface PixstoreBackendInitConfig extends PixstoreBackendConfig, ErrorReportingOptions {}
 
 /** The configuration with every default filled in. */
 export interface ResolvedBackendConfig {
@@ -110,7 +112,6 @@ export interface ResolvedBackendConfig {
   defaultEndpointWriteTimeoutMs: number
   defaultEndpointMaxConnections: number
   accessControlAllowOrigin: string
-  errorHandlingMode: ErrorHandlingMode
 }
 
 const defaults = {
@@ -130,21 +131,24 @@ const defaults = {
   defaultEndpointWriteTimeoutMs: 30_000,
   defaultEndpointMaxConnections: 1000,
   accessControlAllowOrigin: '*',
-  errorHandlingMode: 'hybrid',
 } as const
 
 const optionNames = [...Object.keys(defaults), 'statelessProofSecret', 'masterKeys', 'metadataStore', 'blobStore']
-
-const where = 'initPixstoreBackend'
+const reportingNames = ['errorHandlingMode', 'onError']
 
 /**
- * Fills in defaults and validates every option.
+ * Fills in defaults and validates every option, including the secret policy of shared stores.
  *
  * @throws PixstoreError `INVALID_CONFIG` naming the option.
  */
-export function resolveBackendConfig(given: PixstoreBackendConfig = {}): ResolvedBackendConfig {
+export function resolveBackendConfig(given: PixstoreBackendConfig = {}, where = 'createPixstoreBackend'): ResolvedBackendConfig {
   requireOption(typeof given === 'object' && given !== null, where, 'config', 'must be an object')
   const config = ownProperties(given)
+  for (const name of reportingNames) {
+    if (name in config) {
+      throw new PixstoreError('INVALID_CONFIG', `${where}: "${name}" is an option of initPixstoreBackend, for its module functions; an instance's methods always throw`)
+    }
+  }
   rejectUnknownOptions(config, optionNames, where)
   const c = { ...defaults, ...stripUndefined(config) }
   requireOption(typeof c.dataDir === 'string' && c.dataDir.length > 0, where, 'dataDir', 'must be a non-empty path')
@@ -208,7 +212,6 @@ export function resolveBackendConfig(given: PixstoreBackendConfig = {}): Resolve
     'accessControlAllowOrigin',
     'must be an origin or "*"',
   )
-  requireOption(errorHandlingModes.includes(c.errorHandlingMode), where, 'errorHandlingMode', `must be one of ${errorHandlingModes.join(', ')}`)
   let secrets: readonly string[] | undefined
   if (config.statelessProofSecret !== undefined) {
     secrets = typeof config.statelessProofSecret === 'string' ? [config.statelessProofSecret] : config.statelessProofSecret
@@ -243,6 +246,17 @@ export function resolveBackendConfig(given: PixstoreBackendConfig = {}): Resolve
     'blobStore',
     'must be a blob store (createS3BlobStore, or an object implementing BlobStore)',
   )
+  // With stores shared by several instances, every instance must hold the same secrets:
+  // they come from configuration, never from a file one instance generated for itself.
+  if (config.metadataStore !== undefined) {
+    requireOption(
+      secrets !== undefined || Boolean(process.env.PIXSTORE_PROOF_SECRET),
+      where,
+      'statelessProofSecret',
+      'is required with a shared metadataStore (or PIXSTORE_PROOF_SECRET)',
+    )
+    requireOption(masterKeys !== undefined || Boolean(process.env.PIXSTORE_MASTER_KEY), where, 'masterKeys', 'is required with a shared metadataStore (or PIXSTORE_MASTER_KEY)')
+  }
   return {
     ...c,
     metadataStore: config.metadataStore,

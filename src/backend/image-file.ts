@@ -8,11 +8,11 @@ import { PixstoreError } from '../shared/errors.js'
  * without bound. The file is opened non-blocking, so that opening a FIFO with no writer
  * does not wait for one.
  *
- * @throws PixstoreError `INVALID_IMAGE` for a path that is missing or not a regular file,
+ * @throws PixstoreError `INVALID_ARGUMENT` for no path, `INVALID_IMAGE` for a path that is missing or not a regular file,
  * `TOO_LARGE` for a file over `maxBytes`.
  */
 export async function readImageFileWithin(file: unknown, maxBytes: number): Promise<Uint8Array> {
-  if (typeof file !== 'string' || file.length === 0) throw new PixstoreError('INVALID_IMAGE', 'A file path is required')
+  if (typeof file !== 'string' || file.length === 0) throw new PixstoreError('INVALID_ARGUMENT', 'A file path is required')
   let handle: fs.promises.FileHandle
   try {
     handle = await fs.promises.open(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK)

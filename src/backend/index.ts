@@ -1,12 +1,13 @@
 import type { AddressInfo } from 'node:net'
 import { PixstoreError } from '../shared/errors.js'
 import type { ImageRecord } from '../types/index.js'
-import type { PixstoreBackendConfig } from './config.js'
+import { createErrorReporter, splitReporting, type ErrorReporter } from '../shared/error-handling.js'
+import type { PixstoreBackendConfig, PixstoreBackendInitConfig } from './config.js'
 import { startEndpointServer, type EndpointServer } from './http/endpoint-server.js'
 import { createNodeHandler, type PixstoreNodeHandler } from './http/node-handler.js'
 import { createWebHandler, type PixstoreRequestHandler } from './http/web-handler.js'
 import {
-  createPixstoreBackend,
+  openBackend,
   type ImageInput,
   type ImageRecordOptions,
   type PixstoreBackend,
@@ -23,17 +24,19 @@ export type { BlobStore, BlobStream, BlobInfo } from './stores/blob-store.js'
 export type { VerifyReport, GcOptions, GcReport, RotationReport, StoreStats } from './maintenance.js'
 export { createWebHandler, type PixstoreRequestHandler } from './http/web-handler.js'
 export { createNodeHandler, type PixstoreNodeHandler } from './http/node-handler.js'
-export type { PixstoreBackend, ImageInput, ImageRecordOptions, SaveImageOptions } from './pixstore-backend.js'
-export type { PixstoreBackendConfig, ResolvedBackendConfig } from './config.js'
-export type { SecretSource } from './secrets.js'
+export type { PixstoreBackend, ImageInput, ImageRecordOptions, SaveImageOptions, ServedImage, ServeOptions } from './pixstore-backend.js'
+export type { PixstoreBackendConfig, PixstoreBackendInitConfig, ResolvedBackendConfig } from './config.js'
+export type { SecretSource } from './secret-source.js'
+export type { SeenInstance, InstanceInfo } from './stores/metadata-store.js'
+export type { RotateOptions } from './maintenance.js'
 export type { ImageRecord, ImageMeta, ImageFormat } from '../types/index.js'
 export { PixstoreError, isPixstoreError } from '../shared/errors.js'
 export type { PixstoreErrorCode } from '../shared/errors.js'
-export { getLastPixstoreError, setCustomErrorHandler } from '../shared/error-handling.js'
+export type { ErrorHandlingMode, ErrorReportingOptions } from '../shared/error-handling.js'
 
 /** What `initPixstoreBackend` started. */
 export interface PixstoreBackendHandle {
-  /** The backend instance behind the module's functions. */
+  /** The backend instance behind the module's functions; its methods throw. */
   backend: PixstoreBackend
   /**
    * Resolves with the built-in endpoint's address once it listens, or `null` when it is
@@ -42,17 +45,24 @@ export interface PixstoreBackendHandle {
   endpoint: Promise<AddressInfo | null>
 }
 
-let current: { backend: PixstoreBackend; server: EndpointServer | undefined } | undefined
+let current: { backend: PixstoreBackend; server: EndpointServer | undefined; reporter: ErrorReporter } | undefined
+// Before initPixstoreBackend, calls report NOT_INITIALIZED, which is unexpected: thrown.
+const uninitialised = createErrorReporter()
 
 function active(): PixstoreBackend {
   if (!current) throw new PixstoreError('NOT_INITIALIZED', 'Call initPixstoreBackend() before using pixstore/backend')
   return current.backend
 }
 
+/** Runs a module function on the default instance, reporting its errors as that instance's options say. */
+const run = <T>(action: (backend: PixstoreBackend) => Promise<T>) => (current?.reporter ?? uninitialised).run(async () => action(active()))
+
 /**
  * Sets up Pixstore's backend; call once at start-up. On the embedded default it creates
  * `dataDir` (SQLite metadata, encrypted files, proof secret) and starts the built-in
- * endpoint on `127.0.0.1:3001` unless `defaultEndpointEnabled` is `false`.
+ * endpoint on `127.0.0.1:3001` unless `defaultEndpointEnabled` is `false`. The module
+ * functions (`saveImage`, `getImageRecord`, ...) then act on the instance it made, and
+ * report errors as `errorHandlingMode` and `onError` say.
  *
  * @throws PixstoreError `INVALID_CONFIG` naming a bad option, `ALREADY_INITIALIZED` if
  * called twice without {@link closePixstoreBackend}, `STORAGE_FAILED` if `dataDir` is unusable.
@@ -62,11 +72,12 @@ function active(): PixstoreBackend {
  * app.use(pixstoreNodeHandler)
  * ```
  */
-export function initPixstoreBackend(config?: PixstoreBackendConfig): PixstoreBackendHandle {
+export function initPixstoreBackend(config?: PixstoreBackendInitConfig): PixstoreBackendHandle {
   if (current) {
     throw new PixstoreError('ALREADY_INITIALIZED', 'initPixstoreBackend() was already called; call closePixstoreBackend() first')
   }
-  const backend = createPixstoreBackend(config)
+  const { reporting, rest } = splitReporting<PixstoreBackendConfig>(config, 'initPixstoreBackend')
+  const backend = openBackend(rest, 'initPixstoreBackend')
   const c = backend.config
   const server = c.defaultEndpointEnabled
     ? startEndpointServer(createNodeHandler(backend), c.defaultEndpointListenHost, c.defaultEndpointListenPort, {
@@ -77,7 +88,7 @@ export function initPixstoreBackend(config?: PixstoreBackendConfig): PixstoreBac
         maxConnections: c.defaultEndpointMaxConnections,
       })
     : undefined
-  current = { backend, server }
+  current = { backend, server, reporter: createErrorReporter(reporting) }
   return { backend, endpoint: server ? server.listening : Promise.resolve(null) }
 }
 
@@ -99,48 +110,48 @@ export async function closePixstoreBackend(): Promise<void> {
  * or AVIF; SVG is refused), `TOO_LARGE`, `INVALID_ID`, `ALREADY_EXISTS`, `STORAGE_FAILED`.
  */
 export function saveImage(image: ImageInput, target?: string | SaveImageOptions): Promise<ImageRecord | null> {
-  return active().saveImage(image, target)
+  return run((backend) => backend.saveImage(image, target))
 }
 
 /** Replaces the image `id` with new bytes under a new key and a greater token; returns the new record. Errors as {@link saveImage}, plus `NOT_FOUND`. */
 export function updateImage(id: string, image: ImageInput): Promise<ImageRecord | null> {
-  return active().updateImage(id, image)
+  return run((backend) => backend.updateImage(id, image))
 }
 
-/** {@link saveImage} with the bytes of a file; the size limit is checked before the file is read. */
+/** {@link saveImage} with the bytes of a regular file, read within `maxImageBytes`. */
 export function saveImageFromFile(file: string, target?: string | SaveImageOptions): Promise<ImageRecord | null> {
-  return active().saveImageFromFile(file, target)
+  return run((backend) => backend.saveImageFromFile(file, target))
 }
 
 /** {@link updateImage} with the bytes of a file. */
 export function updateImageFromFile(id: string, file: string): Promise<ImageRecord | null> {
-  return active().updateImageFromFile(id, file)
+  return run((backend) => backend.updateImageFromFile(id, file))
 }
 
 /** Deletes the image `id`; resolves `true` if it existed, `false` if not. */
 export function deleteImage(id: string): Promise<boolean | null> {
-  return active().deleteImage(id)
+  return run((backend) => backend.deleteImage(id))
 }
 
 /** Whether an image `id` exists. */
 export function imageExists(id: string): Promise<boolean | null> {
-  return active().imageExists(id)
+  return run((backend) => backend.imageExists(id))
 }
 
 /**
  * The up-to-date record of image `id`, synchronously, with a fresh proof: return it from
- * your own API. Works on stores with synchronous reads (the embedded default); on others it
- * reports `UNSUPPORTED`, so use {@link getImageRecordAsync} there. A missing image reports
- * `NOT_FOUND` (so returns `null` in the default `hybrid` mode). `options.issuedAt` mints
- * the proof as if at an earlier time, for tests and demos of expiry.
+ * your own API. `null` for an image that does not exist. Works on stores with synchronous
+ * reads (the embedded default); on others it reports `UNSUPPORTED`, so use
+ * {@link getImageRecordAsync} there. `options.issuedAt` mints the proof as if at an
+ * earlier time, for tests and demos of expiry.
  */
 export function getImageRecord(id: string, options?: ImageRecordOptions): ImageRecord | null {
-  return active().getImageRecord(id, options)
+  return (current?.reporter ?? uninitialised).runSync(() => active().getImageRecord(id, options))
 }
 
 /** The awaitable form of {@link getImageRecord}; works on every store. */
 export function getImageRecordAsync(id: string, options?: ImageRecordOptions): Promise<ImageRecord | null> {
-  return active().getImageRecordAsync(id, options)
+  return run((backend) => backend.getImageRecordAsync(id, options))
 }
 
 /**

@@ -5,7 +5,6 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { isPixstoreError } from '../shared/errors.js'
-import { setErrorHandlingMode } from '../shared/error-handling.js'
 import { createPixstoreBackend, type PixstoreBackend } from '../backend/pixstore-backend.js'
 import { createS3BlobStore } from '../backend/stores/blob/s3.js'
 import { createPostgresMetadataStore } from '../backend/stores/metadata/postgres.js'
@@ -97,8 +96,6 @@ async function main(argv: string[]): Promise<number> {
   if (pgUrl === undefined && command !== 'import' && !fs.existsSync(path.join(dataDir, 'pixstore.sqlite'))) {
     throw new UsageError(`No Pixstore data in ${dataDir} (use --data-dir, or --pg-url for PostgreSQL)`)
   }
-  // Every failure is caught and reported per file or per command.
-  setErrorHandlingMode('throw')
   const open = () =>
     pgUrl === undefined
       ? createPixstoreBackend({ dataDir })

@@ -1,7 +1,8 @@
 import { isPixstoreError, toPixstoreError } from '../shared/errors.js'
-import type { RefreshRecord } from '../frontend/get-image.js'
+import type { RefreshRecord } from '../frontend/loader.js'
 import { whenNearViewport } from '../frontend/near-viewport.js'
-import { acquireImageURL, releaseImageURL } from '../frontend/object-urls.js'
+import { defaultFrontend } from '../frontend/default-instance.js'
+import type { ImageURL } from '../frontend/object-urls.js'
 import type { ImageRecord } from '../types/index.js'
 
 const template = `
@@ -67,7 +68,7 @@ function createElementClass(): CustomElementConstructor {
     #record: ImageRecord | null = null
     #refresh: RefreshRecord | undefined
     #img: HTMLImageElement | undefined
-    #url: string | undefined
+    #image: ImageURL | undefined
     #loading: AbortController | undefined
     #cancelLazy: (() => void) | undefined
     #generation = 0
@@ -124,8 +125,8 @@ function createElementClass(): CustomElementConstructor {
       this.#cancelLazy = undefined
       this.#loading?.abort()
       this.#loading = undefined
-      if (this.#url) releaseImageURL(this.#url)
-      this.#url = undefined
+      this.#image?.release()
+      this.#image = undefined
       if (this.#img) this.#img.removeAttribute('src')
     }
 
@@ -143,16 +144,16 @@ function createElementClass(): CustomElementConstructor {
     async #load(record: ImageRecord): Promise<void> {
       const generation = this.#generation
       const loading = (this.#loading = new AbortController())
-      let url: string
+      let image: ImageURL
       try {
-        url = await acquireImageURL(record, { refresh: this.#refresh, signal: loading.signal })
+        image = await defaultFrontend().getImageURL(record, { refresh: this.#refresh, signal: loading.signal })
       } catch (error) {
         if (generation === this.#generation) this.#fail(isPixstoreError(error) ? error.code : toPixstoreError(error).code)
         return
       }
       // Replaced or disconnected meanwhile: this URL is not needed any more.
-      if (generation !== this.#generation) return releaseImageURL(url)
-      this.#url = url
+      if (generation !== this.#generation) return image.release()
+      this.#image = image
       const img = this.#img!
       img.onload = () => {
         if (generation !== this.#generation) return
@@ -160,7 +161,7 @@ function createElementClass(): CustomElementConstructor {
         this.dispatchEvent(new Event('load'))
       }
       img.onerror = () => generation === this.#generation && this.#fail('INVALID_IMAGE')
-      img.src = url
+      img.src = image.url
     }
 
     #fail(code: string): void {

@@ -1,4 +1,5 @@
-import { errorHandlingModes, type ErrorHandlingMode } from '../shared/error-handling.js'
+import { PixstoreError } from '../shared/errors.js'
+import type { ErrorReportingOptions } from '../shared/error-handling.js'
 import { isValidRoute, ownProperties, rejectUnknownOptions, requireOption } from '../shared/options.js'
 import type { ImageRecord } from '../types/index.js'
 
@@ -34,9 +35,13 @@ export interface PixstoreFrontendConfig {
    * image route refused, returns a fresh one (from the app's API); the load is retried once.
    */
   refresh?: (stale: ImageRecord) => Promise<ImageRecord>
-  /** How errors are reported; one mode per JavaScript realm, set only when this option is given. */
-  errorHandlingMode?: ErrorHandlingMode
 }
+
+/**
+ * Options of `initPixstoreFrontend`: those of an instance, and how the seed-style module
+ * functions of the default instance report errors (instances always throw).
+ */
+export interface PixstoreFrontendInitConfig extends PixstoreFrontendConfig, ErrorReportingOptions {}
 
 /** The frontend configuration with every default filled in. */
 export type ResolvedFrontendConfig = Required<Omit<PixstoreFrontendConfig, 'defaultEndpointConnectPort' | 'refresh'>> & {
@@ -54,19 +59,22 @@ const defaults: ResolvedFrontendConfig = {
   indexedDbName: 'pixstore',
   proofTransport: 'auto',
   fetchTimeoutMs: 30_000,
-  errorHandlingMode: 'hybrid',
 }
 
-const where = 'initPixstoreFrontend'
 
 /**
  * Fills in defaults and validates every option.
  *
  * @throws PixstoreError `INVALID_CONFIG` naming the option.
  */
-export function resolveFrontendConfig(given: PixstoreFrontendConfig = {}): ResolvedFrontendConfig {
+export function resolveFrontendConfig(given: PixstoreFrontendConfig = {}, where = 'createPixstoreFrontend'): ResolvedFrontendConfig {
   requireOption(typeof given === 'object' && given !== null, where, 'config', 'must be an object')
   const config = ownProperties(given)
+  for (const name of ['errorHandlingMode', 'onError']) {
+    if (name in config) {
+      throw new PixstoreError('INVALID_CONFIG', `${where}: "${name}" is an option of initPixstoreFrontend, for its module functions; an instance's methods always throw`)
+    }
+  }
   rejectUnknownOptions(config, Object.keys(defaults), where)
   const c: ResolvedFrontendConfig = { ...defaults }
   for (const [name, value] of Object.entries(config)) if (value !== undefined) Object.assign(c, { [name]: value })
@@ -110,7 +118,6 @@ export function resolveFrontendConfig(given: PixstoreFrontendConfig = {}): Resol
     'must be a whole number of milliseconds (0 for no timeout)',
   )
   requireOption(typeof c.indexedDbName === 'string' && c.indexedDbName.length > 0, where, 'indexedDbName', 'must be a non-empty name')
-  requireOption(errorHandlingModes.includes(c.errorHandlingMode), where, 'errorHandlingMode', `must be one of ${errorHandlingModes.join(', ')}`)
   return c
 }
 

@@ -1,9 +1,11 @@
 import { useEffect, useRef, useState, type RefObject } from 'react'
 import { isPixstoreError, toPixstoreError, type PixstoreError } from '../shared/errors.js'
 import { ownProperties } from '../shared/options.js'
-import type { RefreshRecord } from '../frontend/get-image.js'
+import type { RefreshRecord } from '../frontend/loader.js'
 import { whenNearViewport } from '../frontend/near-viewport.js'
-import { acquireImageURL, releaseImageURL } from '../frontend/object-urls.js'
+import { defaultFrontend } from '../frontend/default-instance.js'
+import type { PixstoreFrontend } from '../frontend/instance.js'
+import type { ImageURL } from '../frontend/object-urls.js'
 import type { ImageRecord } from '../types/index.js'
 import type { PixstoreImageJsxProps } from '../element/index.js'
 
@@ -25,6 +27,8 @@ export interface UsePixstoreImageOptions {
   lazy?: boolean
   /** Passed to a custom fetcher. */
   context?: unknown
+  /** The frontend instance to load through. Default: the one `initPixstoreFrontend` configures. */
+  frontend?: PixstoreFrontend
 }
 
 /** What {@link usePixstoreImage} gives: the object URL once loaded, the status, and the error if any. */
@@ -69,16 +73,16 @@ export function usePixstoreImage<E extends Element = HTMLImageElement>(
       return
     }
     let active = true
-    let acquired: string | null = null
+    let acquired: ImageURL | null = null
     const loading = new AbortController()
     setState((s) => (s.status === 'loading' && s.url === null ? s : { url: null, status: 'loading', error: null }))
     const load = () => {
-      const { refresh, context } = latest.current.options
-      acquireImageURL(current, { refresh, context, signal: loading.signal }).then(
-        (url) => {
-          if (!active) return releaseImageURL(url)
-          acquired = url
-          setState({ url, status: 'loaded', error: null })
+      const { refresh, context, frontend = defaultFrontend() } = latest.current.options
+      frontend.getImageURL(current, { refresh, context, signal: loading.signal }).then(
+        (image) => {
+          if (!active) return image.release()
+          acquired = image
+          setState({ url: image.url, status: 'loaded', error: null })
         },
         (error: unknown) => {
           if (!active) return
@@ -92,7 +96,7 @@ export function usePixstoreImage<E extends Element = HTMLImageElement>(
     return () => {
       active = false
       cancelLazy?.()
-      if (acquired) releaseImageURL(acquired)
+      acquired?.release()
       // Aborted a moment later: an effect that runs again at once (Strict Mode, or the same
       // record re-rendered) joins the same load instead of starting a second request.
       setTimeout(() => loading.abort(), 0)

@@ -1,95 +1,82 @@
-import { PixstoreError, toPixstoreError } from './errors.js'
+import type { PixstoreError} from './errors.js';
+import { toPixstoreError } from './errors.js'
 import { warn } from './log.js'
+import { ownProperties, requireOption } from './options.js'
 
 /**
- * How Pixstore reports an error from a public call.
- * - `hybrid` (default): expected errors return `null` and are kept for
- *   {@link getLastPixstoreError}; unexpected ones throw.
+ * How the seed-style module functions (`saveImage`, `getImage`, ...) of the default
+ * instance report an error; instances made with `createPixstoreBackend` or
+ * `createPixstoreFrontend` always throw.
+ * - `hybrid` (default): expected errors (bad input, a missing image, an expired proof)
+ *   make the call return `null`; unexpected ones (set-up, faults) throw.
  * - `throw`: every error throws.
  * - `warn`: every error is logged with `console.warn` and the call returns `null`.
- * - `silent`: every error makes the call return `null`.
- * - `custom`: every error goes to the handler set with {@link setCustomErrorHandler},
- *   and the call returns `null` unless the handler throws.
+ * - `silent` and `custom`: every error makes the call return `null` (use `onError` to see it).
+ *
+ * `INVALID_CONFIG` always throws, whatever the mode.
  */
 export type ErrorHandlingMode = 'hybrid' | 'throw' | 'warn' | 'silent' | 'custom'
 
 /** The modes {@link ErrorHandlingMode} allows, for validation. */
 export const errorHandlingModes: readonly ErrorHandlingMode[] = ['hybrid', 'throw', 'warn', 'silent', 'custom']
 
-/** A handler for the `custom` error handling mode. */
-export type CustomErrorHandler = (error: PixstoreError) => void
+/** How the default instance of `initPixstoreBackend` or `initPixstoreFrontend` reports errors. */
+export interface ErrorReportingOptions {
+  /** See {@link ErrorHandlingMode}. Default `hybrid`. */
+  errorHandlingMode?: ErrorHandlingMode
+  /** Called with every error a module function reports, before it returns `null` or throws. */
+  onError?: (error: PixstoreError) => void
+}
 
-let mode: ErrorHandlingMode = 'hybrid'
-let lastError: PixstoreError | null = null
-let customHandler: CustomErrorHandler | null = null
+/** Runs calls and reports what they throw, as one default instance's options say. */
+export interface ErrorReporter {
+  run<T>(action: () => Promise<T>): Promise<T | null>
+  runSync<T>(action: () => T): T | null
+}
 
-/** Sets how errors are reported; `initPixstoreBackend` and `initPixstoreFrontend` call it too. */
-export function setErrorHandlingMode(next: ErrorHandlingMode): void {
-  if (!errorHandlingModes.includes(next)) {
-    throw new PixstoreError('INVALID_CONFIG', `errorHandlingMode must be one of ${errorHandlingModes.join(', ')}`)
+/** The reporter of a default instance. */
+export function createErrorReporter({ errorHandlingMode: mode = 'hybrid', onError }: ErrorReportingOptions = {}): ErrorReporter {
+  const report = (value: unknown): null => {
+    const error = toPixstoreError(value)
+    onError?.(error)
+    if (error.code === 'INVALID_CONFIG' || mode === 'throw' || (mode === 'hybrid' && !error.expected)) throw error
+    if (mode === 'warn') warn(`${error.code}: ${error.message}`)
+    return null
   }
-  mode = next
-}
-
-/** The current error handling mode. */
-export function getErrorHandlingMode(): ErrorHandlingMode {
-  return mode
-}
-
-/** Sets the handler that receives every error in the `custom` mode (`null` removes it). */
-export function setCustomErrorHandler(handler: CustomErrorHandler | null): void {
-  customHandler = handler
-}
-
-/** The last error reported by any Pixstore call in this JavaScript realm, or `null`. */
-export function getLastPixstoreError(): PixstoreError | null {
-  return lastError
-}
-
-/** Forgets the last error, so that a later {@link getLastPixstoreError} returns only new ones. */
-export function clearLastPixstoreError(): void {
-  lastError = null
+  return {
+    async run(action) {
+      try {
+        return await action()
+      } catch (error) {
+        return report(error)
+      }
+    },
+    runSync(action) {
+      try {
+        return action()
+      } catch (error) {
+        return report(error)
+      }
+    },
+  }
 }
 
 /**
- * Reports `value` according to the current mode: throws, or returns `null` for the
- * caller to return. Internal to Pixstore's public calls.
+ * Takes the error reporting options of `initPixstoreBackend` or `initPixstoreFrontend` out of
+ * `config`, validated, and returns them apart from the rest.
+ *
+ * @throws PixstoreError `INVALID_CONFIG` naming the option.
  */
-export function reportError(value: unknown): null {
-  const error = toPixstoreError(value)
-  lastError = error
-  switch (mode) {
-    case 'throw':
-      throw error
-    case 'hybrid':
-      if (!error.expected) throw error
-      return null
-    case 'warn':
-      warn(`${error.code}: ${error.message}`)
-      return null
-    case 'silent':
-      return null
-    case 'custom':
-      if (customHandler) customHandler(error)
-      else warn(`${error.code}: ${error.message} (no custom error handler is set)`)
-      return null
-  }
+export function splitReporting<T extends object>(config: (T & ErrorReportingOptions) | undefined, where: string): { reporting: ErrorReportingOptions; rest: T } {
+  requireOption(config === undefined || (typeof config === 'object' && config !== null), where, 'config', 'must be an object')
+  const { errorHandlingMode, onError, ...rest } = ownProperties(config ?? ({} as T & ErrorReportingOptions))
+  requireOption(
+    errorHandlingMode === undefined || errorHandlingModes.includes(errorHandlingMode),
+    where,
+    'errorHandlingMode',
+    `must be one of ${errorHandlingModes.join(', ')}`,
+  )
+  requireOption(onError === undefined || typeof onError === 'function', where, 'onError', 'must be a function')
+  return { reporting: { errorHandlingMode, onError }, rest: rest as T }
 }
 
-/** Runs `action` and reports what it throws; the result is `null` where an error was reported. */
-export async function reporting<T>(action: () => Promise<T>): Promise<T | null> {
-  try {
-    return await action()
-  } catch (error) {
-    return reportError(error)
-  }
-}
-
-/** Synchronous form of {@link reporting}. */
-export function reportingSync<T>(action: () => T): T | null {
-  try {
-    return action()
-  } catch (error) {
-    return reportError(error)
-  }
-}

@@ -22,6 +22,7 @@ export type PixstoreErrorCode =
   | 'ABORTED'
   | 'SERVER_ERROR'
   | 'INVALID_CONFIG'
+  | 'INVALID_ARGUMENT'
   | 'NOT_INITIALIZED'
   | 'ALREADY_INITIALIZED'
   | 'UNSUPPORTED'

@@ -6,11 +6,10 @@ import { getImage, initPixstoreFrontend } from 'pixstore/frontend'
 import {
   PayloadState,
   UPDATED_HEADER_LENGTH,
-  clearLastPixstoreError,
   decodePayload,
   encodePayload,
-  getLastPixstoreError,
   isPixstoreError,
+  type PixstoreError,
   type PixstoreErrorCode,
 } from 'pixstore/shared'
 import type { ImageRecord } from 'pixstore/types'
@@ -149,8 +148,8 @@ describe('the wire decoder and getImage on random and mutated payloads', () => {
       const { bytes, edits } = i % 10 === 0 ? { bytes: real[i % 20 === 0 ? 0 : 1]!, edits: ['none'] } : mutate(real[i % 2]!)
       const where = `[seed ${seed}, case ${i}, ${edits.join(' ')}]`
       // A fresh database per case, so that no cached copy answers instead of the payload.
-      initPixstoreFrontend({ indexedDbName: uniqueDbName() }, async () => bytes)
-      clearLastPixstoreError()
+      let lastError: PixstoreError | undefined
+      initPixstoreFrontend({ indexedDbName: uniqueDbName(), onError: (error) => void (lastError = error) }, async () => bytes)
       let blob: Blob | null
       try {
         blob = await getImage(record)
@@ -159,7 +158,7 @@ describe('the wire decoder and getImage on random and mutated payloads', () => {
         continue
       }
       if (blob === null) {
-        const code = getLastPixstoreError()?.code
+        const code = lastError?.code
         tally.set(code ?? 'no error', (tally.get(code ?? 'no error') ?? 0) + 1)
         if (!code || !cleanCodes.has(code)) failures.push(`null with ${code ?? 'no error'} ${where}`)
         if (edits[0] === 'none') failures.push(`an intact payload was refused with ${code} ${where}`)

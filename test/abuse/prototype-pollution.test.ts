@@ -11,7 +11,7 @@ import {
   createSqliteMetadataStore,
   type PixstoreBackend,
 } from 'pixstore/backend'
-import { getImage, getImageURL, initPixstoreFrontend, releaseImageURL } from 'pixstore/frontend'
+import { getImage, getImageURL, initPixstoreFrontend } from 'pixstore/frontend'
 import { PayloadState, decodePayload } from 'pixstore/shared'
 import { resolveBackendConfig } from '../../src/backend/config.js'
 import { resolveFrontendConfig } from '../../src/frontend/config.js'
@@ -222,8 +222,7 @@ describe('options are read only from the object given, never from a polluted Obj
       })
       plant('context', 'planted')
       expect(await getImage(record)).toBeInstanceOf(Blob)
-      const url = (await getImageURL(record))!
-      releaseImageURL(url)
+      ;(await getImageURL(record))!.release()
       expect(contexts).toEqual([undefined])
       const { statelessProof, ...withoutProof } = record
       plant('statelessProof', statelessProof)

@@ -3,13 +3,19 @@ import { createDecipheriv, randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { createPixstoreBackend, createWebHandler, type PixstoreBackend } from 'pixstore/backend'
+import {
+  closePixstoreBackend,
+  createPixstoreBackend,
+  createWebHandler,
+  getImageRecord,
+  initPixstoreBackend,
+  saveImage,
+  updateImage,
+  type PixstoreBackend,
+} from 'pixstore/backend'
 import {
   PayloadState,
-  clearLastPixstoreError,
   decodePayload,
-  getLastPixstoreError,
-  setErrorHandlingMode,
   type PixstoreErrorCode,
 } from 'pixstore/shared'
 import type { ImageMeta } from 'pixstore/types'
@@ -64,7 +70,7 @@ describe('bad input to the backend', () => {
   const expectNothingStored = async (id: string) => {
     expect(images()).toEqual([])
     expect(await backend.imageExists(id)).toBe(false)
-    expect(thrownBy(() => backend.getImageRecord(id))).toMatchObject({ code: 'NOT_FOUND' })
+    expect(backend.getImageRecord(id)).toBeNull()
     expect(fs.readdirSync(parent.dir)).toEqual(['data'])
   }
 
@@ -72,11 +78,10 @@ describe('bad input to the backend', () => {
     parent = tempDir()
     dataDir = path.join(parent.dir, 'data')
     backend = createPixstoreBackend({ dataDir, maxImageBytes: 1000 * 1000 })
-    setErrorHandlingMode('throw')
   })
   afterEach(async () => {
     await backend.close()
-    setErrorHandlingMode('hybrid')
+    await closePixstoreBackend()
     parent.remove()
   })
 
@@ -141,22 +146,36 @@ describe('bad input to the backend', () => {
     expect(listFiles(dataDir).filter((file) => !/^(pixstore\.sqlite(-wal|-shm)?|proof-secret|master-keys)$/.test(file))).toEqual([])
   })
 
-  it('returns null and keeps the error for getLastPixstoreError in the hybrid mode', async () => {
-    setErrorHandlingMode('hybrid')
-    clearLastPixstoreError()
-    expect(await backend.saveImage(svg, { id: 'avatar' })).toBeNull()
-    expect(getLastPixstoreError()?.code).toBe('INVALID_IMAGE')
-    clearLastPixstoreError()
-    expect(await backend.saveImage(png, { id: '../etc/passwd' })).toBeNull()
-    expect(getLastPixstoreError()?.code).toBe('INVALID_ID')
-    clearLastPixstoreError()
-    expect(backend.getImageRecord('a/b')).toBeNull()
-    expect(getLastPixstoreError()?.code).toBe('INVALID_ID')
-    clearLastPixstoreError()
-    expect(await backend.updateImage('a\\b', png)).toBeNull()
-    expect(getLastPixstoreError()?.code).toBe('INVALID_ID')
-    setErrorHandlingMode('throw')
+  it('an instance throws every error and returns null only for a missing record', async () => {
+    await expect(backend.saveImage(svg, { id: 'avatar' })).rejects.toMatchObject({ code: 'INVALID_IMAGE' })
+    await expect(backend.saveImage(png, { id: '../etc/passwd' })).rejects.toMatchObject({ code: 'INVALID_ID' })
+    await expect(backend.saveImage(png, { ids: 'x' } as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    await expect(backend.saveImage('not bytes' as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    expect(thrownBy(() => backend.getImageRecord('a/b'))).toMatchObject({ code: 'INVALID_ID' })
+    expect(thrownBy(() => backend.getImageRecord('avatar', { issuedAt: Date.now() + 60_000 }))).toMatchObject({ code: 'INVALID_ARGUMENT' })
+    expect(backend.getImageRecord('avatar')).toBeNull()
+    expect(await backend.getImageRecordAsync('avatar')).toBeNull()
     await expectNothingStored('avatar')
+  })
+
+  it('the module functions return null for expected errors and give each call its own error through onError', async () => {
+    await backend.close()
+    const seen: string[] = []
+    initPixstoreBackend({ dataDir, defaultEndpointEnabled: false, onError: (error) => seen.push(error.code) })
+    // Concurrent calls: each failure reaches onError as its own error, none overwrites another.
+    const results = await Promise.all([saveImage(svg, { id: 'a' }), saveImage(png, { id: '../x' }), updateImage('missing', png), saveImage(png, { id: 'ok' })])
+    expect(results.slice(0, 3)).toEqual([null, null, null])
+    expect(results[3]?.id).toBe('ok')
+    expect(seen.sort()).toEqual(['INVALID_ID', 'INVALID_IMAGE', 'NOT_FOUND'])
+    expect(getImageRecord('nothing-here')).toBeNull()
+    // Unexpected errors still throw in the default mode, and configuration errors always do.
+    expect(() => getImageRecord('ok', { issuedAt: Date.now() + 60_000 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }))
+    await closePixstoreBackend()
+    initPixstoreBackend({ dataDir, defaultEndpointEnabled: false, errorHandlingMode: 'silent' })
+    expect(getImageRecord('ok', { issuedAt: Date.now() + 60_000 })).toBeNull()
+    await closePixstoreBackend()
+    expect(() => initPixstoreBackend({ dataDir, errorHandlingMode: 'silent', maxImageBytes: -1 })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }))
+    backend = createPixstoreBackend({ dataDir })
   })
 
   it('keeps the previous image intact when an update brings bad bytes', async () => {

@@ -1,15 +1,14 @@
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
 import { closePixstoreBackend, createPixstoreBackend, initPixstoreBackend, saveImage, type PixstoreBackendConfig } from 'pixstore/backend'
-import { initPixstoreFrontend } from 'pixstore/frontend'
-import { getLastPixstoreError, setCustomErrorHandler, setErrorHandlingMode, type PixstoreError } from 'pixstore/shared'
+import { createPixstoreFrontend, getImage, initPixstoreFrontend } from 'pixstore/frontend'
+import type { PixstoreError } from 'pixstore/shared'
 import { tempDir } from '../helpers.js'
 
 const data = tempDir()
 afterAll(() => data.remove())
 afterEach(async () => {
   await closePixstoreBackend()
-  setErrorHandlingMode('hybrid')
-  setCustomErrorHandler(null)
+  initPixstoreFrontend()
 })
 
 const configError = (config: unknown) => {
@@ -56,8 +55,8 @@ describe('configuration', () => {
     initPixstoreBackend({ dataDir: data.dir, defaultEndpointEnabled: false })
   })
 
-  it('reports NOT_INITIALIZED when used before initPixstoreBackend', () => {
-    expect(() => saveImage(new Uint8Array(1))).toThrow(expect.objectContaining({ code: 'NOT_INITIALIZED' }))
+  it('reports NOT_INITIALIZED when used before initPixstoreBackend', async () => {
+    await expect(saveImage(new Uint8Array(1))).rejects.toMatchObject({ code: 'NOT_INITIALIZED' })
   })
 
   it('logs and rejects, without crashing, when the endpoint port is taken', async () => {
@@ -81,23 +80,25 @@ describe('configuration', () => {
   })
 })
 
-describe('error handling modes', () => {
-  const save = () => initPixstoreBackend({ dataDir: data.dir, defaultEndpointEnabled: false })
+describe('error handling: per call, per instance', () => {
+  const save = (mode?: 'throw' | 'warn' | 'silent' | 'custom', onError?: (error: PixstoreError) => void) =>
+    initPixstoreBackend({ dataDir: data.dir, defaultEndpointEnabled: false, ...(mode ? { errorHandlingMode: mode } : {}), onError })
 
-  it('hybrid returns null for expected errors and keeps them for getLastPixstoreError', async () => {
-    save()
+  it('hybrid (the default) returns null for expected errors and hands each to onError', async () => {
+    const seen: PixstoreError[] = []
+    save(undefined, (error) => seen.push(error))
     expect(await saveImage(new Uint8Array(0))).toBeNull()
-    expect(getLastPixstoreError()?.code).toBe('INVALID_IMAGE')
+    expect(seen.map((e) => e.code)).toEqual(['INVALID_IMAGE'])
   })
 
   it('throw rejects with the PixstoreError', async () => {
-    initPixstoreBackend({ dataDir: data.dir, defaultEndpointEnabled: false, errorHandlingMode: 'throw' })
+    save('throw')
     await expect(saveImage(new Uint8Array(0))).rejects.toMatchObject({ name: 'PixstoreError', code: 'INVALID_IMAGE' })
   })
 
   it('warn logs one line and returns null', async () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined)
-    initPixstoreBackend({ dataDir: data.dir, defaultEndpointEnabled: false, errorHandlingMode: 'warn' })
+    save('warn')
     expect(await saveImage(new Uint8Array(0))).toBeNull()
     expect(warn).toHaveBeenCalledWith(expect.stringMatching(/^\[pixstore\] INVALID_IMAGE: /))
     warn.mockRestore()
@@ -105,18 +106,37 @@ describe('error handling modes', () => {
 
   it('silent returns null without a word', async () => {
     const warn = vi.spyOn(console, 'warn')
-    initPixstoreBackend({ dataDir: data.dir, defaultEndpointEnabled: false, errorHandlingMode: 'silent' })
+    save('silent')
     expect(await saveImage(new Uint8Array(0))).toBeNull()
     expect(warn).not.toHaveBeenCalled()
     warn.mockRestore()
   })
 
-  it('custom hands every error to the handler', async () => {
+  it('custom returns null and hands every error to onError', async () => {
     const seen: string[] = []
-    setCustomErrorHandler((error) => seen.push(error.code))
-    initPixstoreBackend({ dataDir: data.dir, defaultEndpointEnabled: false, errorHandlingMode: 'custom' })
+    save('custom', (error) => seen.push(error.code))
     expect(await saveImage(new Uint8Array(0))).toBeNull()
     expect(await saveImage(new Uint8Array(0), { id: '../x' })).toBeNull()
     expect(seen).toEqual(['INVALID_IMAGE', 'INVALID_ID'])
+  })
+
+  it('the mode belongs to its default instance: the backend and the frontend in one realm keep their own', async () => {
+    save('throw')
+    initPixstoreFrontend({ errorHandlingMode: 'silent' })
+    await expect(saveImage(new Uint8Array(0))).rejects.toMatchObject({ code: 'INVALID_IMAGE' })
+    expect(await getImage({ id: '..' } as never)).toBeNull()
+  })
+
+  it('instances always throw: errorHandlingMode and onError are refused by createPixstoreBackend and createPixstoreFrontend', async () => {
+    expect(configError({ errorHandlingMode: 'silent' })).toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining('initPixstoreBackend') })
+    expect(() => createPixstoreFrontend({ onError: () => undefined } as never)).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }))
+    save('silent')
+    const backend = createPixstoreBackend({ dataDir: data.dir })
+    try {
+      await expect(backend.saveImage(new Uint8Array(0))).rejects.toMatchObject({ code: 'INVALID_IMAGE' })
+    } finally {
+      await backend.close()
+    }
+    await expect(createPixstoreFrontend().getImage({ id: '..' } as never)).rejects.toMatchObject({ code: 'INVALID_RECORD' })
   })
 })

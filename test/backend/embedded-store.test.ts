@@ -51,7 +51,7 @@ describe('the embedded store', () => {
   it('leaves nothing behind when a commit is refused', async () => {
     backend = createPixstoreBackend({ dataDir: data.dir })
     await backend.saveImage(fixture('sample.png'), { id: 'taken' })
-    expect(await backend.saveImage(fixture('sample.jpg'), { id: 'taken' })).toBeNull()
+    await expect(backend.saveImage(fixture('sample.jpg'), { id: 'taken' })).rejects.toMatchObject({ code: 'ALREADY_EXISTS' })
     expect(inlineKeys(data.dir)).toHaveLength(1)
     expect((await backend.stats()).blobs?.count).toBe(1)
   })

@@ -1,7 +1,6 @@
 import { crc32 } from 'node:zlib'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createPixstoreBackend } from 'pixstore/backend'
-import { setErrorHandlingMode } from 'pixstore/shared'
 import { encodePng, pngChunk } from '../../demo/sample-images.js'
 import { fixture, tempDir } from '../helpers.js'
 
@@ -14,14 +13,12 @@ afterAll(async () => {
 
 const codeOf = async (bytes: Uint8Array, limits: { maxImagePixels?: number } = {}) => {
   const b = limits.maxImagePixels ? createPixstoreBackend({ dataDir: data.dir, ...limits }) : backend
-  setErrorHandlingMode('throw')
   try {
     await b.saveImage(bytes)
     return 'ACCEPTED'
   } catch (error) {
     return (error as { code: string }).code
   } finally {
-    setErrorHandlingMode('hybrid')
     if (b !== backend) await b.close()
   }
 }

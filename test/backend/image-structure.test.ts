@@ -8,7 +8,7 @@ const data = tempDir()
 afterAll(() => data.remove())
 
 async function outcome(bytes: Uint8Array, options: { maxImagePixels?: number } = {}): Promise<string> {
-  const backend = createPixstoreBackend({ dataDir: data.dir, errorHandlingMode: 'throw', ...options })
+  const backend = createPixstoreBackend({ dataDir: data.dir, ...options })
   try {
     await backend.saveImage(bytes)
     return 'ACCEPTED'

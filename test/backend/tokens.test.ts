@@ -1,7 +1,6 @@
 import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createPixstoreBackend, type PixstoreBackend } from 'pixstore/backend'
-import { setErrorHandlingMode } from 'pixstore/shared'
 import { fixture, listFiles, tempDir } from '../helpers.js'
 
 const png = fixture('sample.png')
@@ -19,11 +18,9 @@ describe('version tokens', () => {
 
   beforeEach(() => {
     data = tempDir()
-    setErrorHandlingMode('throw')
   })
   afterEach(async () => {
     for (const backend of open.splice(0)) await backend.close()
-    setErrorHandlingMode('hybrid')
     data.remove()
   })
 

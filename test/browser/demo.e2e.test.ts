@@ -18,7 +18,7 @@ declare global {
   interface Window {
     pixstoreDemo: {
       getImage(record: ImageRecord): Promise<Blob | null>
-      getLastPixstoreError(): { code: string } | null
+      lastError(): { code: string } | null
       getCacheStats(): Promise<{ entries: number; bytes: number } | null>
       cachedImageExists(id: string): Promise<boolean | null>
       deleteCachedImage(id: string): Promise<boolean | null>
@@ -60,7 +60,7 @@ describe.runIf(browserTestsEnabled())('the demo in Chromium', () => {
   const blobHash = (p: Page, record: ImageRecord) =>
     p.evaluate(async (r) => {
       const blob = await window.pixstoreDemo.getImage(r)
-      if (!blob) return { error: window.pixstoreDemo.getLastPixstoreError()?.code }
+      if (!blob) return { error: window.pixstoreDemo.lastError()?.code }
       const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', await blob.arrayBuffer()))
       return { sha256: Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('') }
     }, record)

@@ -22,7 +22,6 @@ const random = () => {
 
 const backend = createPixstoreBackend({
   dataDir,
-  errorHandlingMode: 'throw',
   ...(inline === undefined ? {} : { inlineImageMaxBytes: Number(inline) }),
 })
 const say = (line) => process.stdout.write(line + '\n')

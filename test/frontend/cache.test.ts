@@ -2,9 +2,10 @@ import 'fake-indexeddb/auto'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createPixstoreBackend, type PixstoreBackend } from 'pixstore/backend'
 import { cachedImageExists, deleteCachedImage, getCacheStats, getImage, initPixstoreFrontend, type PixstoreFrontendConfig } from 'pixstore/frontend'
-import { getLastPixstoreError } from 'pixstore/shared'
 import type { ImageRecord } from 'pixstore/types'
-import { fixture, sha256, tempDir, uniqueDbName } from '../helpers.js'
+import { errorLog, fixture, sha256, tempDir, uniqueDbName } from '../helpers.js'
+
+const errors = errorLog()
 
 const data = tempDir()
 let backend: PixstoreBackend
@@ -24,7 +25,7 @@ afterAll(async () => {
 function frontend(options: PixstoreFrontendConfig = {}): string {
   const indexedDbName = uniqueDbName()
   requests = []
-  initPixstoreFrontend({ indexedDbName, ...options }, async (record) => {
+  initPixstoreFrontend({ indexedDbName, onError: errors.onError, ...options }, async (record) => {
     requests.push(record.id)
     return backend.customEndpointHelper(record.id, record.token, record.statelessProof)
   })
@@ -116,7 +117,7 @@ describe('the browser cache', () => {
     const [record] = await savePngs(1)
     const forged = { ...record!, meta: { ...record!.meta, tag: Buffer.alloc(16).toString('base64') } }
     expect(await getImage(forged)).toBeNull()
-    expect(getLastPixstoreError()?.code).toBe('DECRYPT_FAILED')
+    expect(errors.last()?.code).toBe('DECRYPT_FAILED')
     expect(await cachedImageExists(record!.id)).toBe(false)
   })
 
@@ -151,7 +152,7 @@ describe('the browser cache', () => {
     await backend.deleteImage(record!.id)
     await deleteCachedImage(record!.id)
     expect(await getImage(record!)).toBeNull()
-    expect(getLastPixstoreError()?.code).toBe('NOT_FOUND')
+    expect(errors.last()?.code).toBe('NOT_FOUND')
     expect(await cachedImageExists(record!.id)).toBe(false)
   })
 

@@ -2,8 +2,7 @@ import 'fake-indexeddb/auto'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createPixstoreBackend, type PixstoreBackend } from 'pixstore/backend'
 import { getImage, initPixstoreFrontend } from 'pixstore/frontend'
-import { clearLastPixstoreError, getLastPixstoreError } from 'pixstore/shared'
-import { fixture, sha256, tempDir, uniqueDbName } from '../helpers.js'
+import { errorLog, fixture, sha256, tempDir, uniqueDbName } from '../helpers.js'
 
 // getImage through a custom fetcher that hands it a chosen payload: every truncation of a
 // real payload must end in a clean PixstoreError, never a wrong image or a crash.
@@ -30,11 +29,11 @@ describe('getImage on damaged payloads', () => {
       expect(await sha256((await getImage(record))!)).toBe(await sha256(fixture('sample.webp')))
       for (let length = 0; length < full.length; length++) {
         // A fresh database each time, so the cached copy does not answer instead.
-        initPixstoreFrontend({ indexedDbName: uniqueDbName() }, async () => payload)
+        const errors = errorLog()
+        initPixstoreFrontend({ indexedDbName: uniqueDbName(), onError: errors.onError }, async () => payload)
         payload = full.subarray(0, length)
-        clearLastPixstoreError()
         expect(await getImage(record)).toBeNull()
-        expect(['INVALID_PAYLOAD', 'DECRYPT_FAILED']).toContain(getLastPixstoreError()?.code)
+        expect(['INVALID_PAYLOAD', 'DECRYPT_FAILED']).toContain(errors.last()?.code)
       }
     }
   })

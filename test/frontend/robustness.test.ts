@@ -4,7 +4,6 @@ import type { AddressInfo } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createPixstoreBackend, type PixstoreBackend } from 'pixstore/backend'
 import { cachedImageExists, getCacheStats, getImage, initPixstoreFrontend, type ImageFetcher } from 'pixstore/frontend'
-import { getLastPixstoreError } from 'pixstore/shared'
 import type { ImageRecord } from 'pixstore/types'
 import { fixture, sha256, sleep, tempDir, uniqueDbName } from '../helpers.js'
 
@@ -26,11 +25,12 @@ afterEach(() => {
 })
 
 const save = async () => (await backend.saveImage(png))!
-const codeOf = async (pending: Promise<Blob | null>) => ((await pending) === null ? getLastPixstoreError()?.code : 'IMAGE')
+// These tests run the module functions in the throw mode, so that each call's own error is what they check.
+const codeOf = (pending: Promise<Blob | null>) => pending.then(() => 'IMAGE', (error: { code: string }) => error.code)
 
 describe('browser cache under storage pressure', () => {
   it('evicts the least recently used entries and retries once when a write exceeds the quota', async () => {
-    initPixstoreFrontend({ indexedDbName: uniqueDbName() }, direct)
+    initPixstoreFrontend({ errorHandlingMode: 'throw', indexedDbName: uniqueDbName() }, direct)
     const [a, b, c] = [await save(), await save(), await save()]
     for (const record of [a, b]) await getImage(record)
     const put = IDBObjectStore.prototype.put
@@ -44,7 +44,7 @@ describe('browser cache under storage pressure', () => {
   })
 
   it('serves the image uncached when the retry exceeds the quota too', async () => {
-    initPixstoreFrontend({ indexedDbName: uniqueDbName() }, direct)
+    initPixstoreFrontend({ errorHandlingMode: 'throw', indexedDbName: uniqueDbName() }, direct)
     const record = await save()
     const put = IDBObjectStore.prototype.put
     vi.spyOn(IDBObjectStore.prototype, 'put').mockImplementation(function (this: IDBObjectStore, ...args) {
@@ -60,10 +60,10 @@ describe('browser cache under storage pressure', () => {
 describe('two tabs on one database', () => {
   it('lets a second tab work and lets a newer schema open without breaking this tab', async () => {
     const name = uniqueDbName()
-    initPixstoreFrontend({ indexedDbName: name }, direct)
+    initPixstoreFrontend({ errorHandlingMode: 'throw', indexedDbName: name }, direct)
     vi.resetModules()
     const other = await import('pixstore/frontend')
-    other.initPixstoreFrontend({ indexedDbName: name }, direct)
+    other.initPixstoreFrontend({ errorHandlingMode: 'throw', indexedDbName: name }, direct)
     const [first, second] = [await save(), await save()]
     const both = await Promise.all([getImage(first), other.getImage(second), getImage(second), other.getImage(first)])
     for (const blob of both) expect(await sha256(blob!)).toBe(pngHash)
@@ -95,9 +95,8 @@ describe('network failures, aborts and timeouts', () => {
   afterAll(() => new Promise((resolve) => server.close(resolve)))
 
   it('reports FETCH_FAILED with the status for a non-200 response', async () => {
-    initPixstoreFrontend({ indexedDbName: uniqueDbName(), defaultEndpointConnectHost: origin })
-    expect(await codeOf(getImage(await save()))).toBe('FETCH_FAILED')
-    expect(getLastPixstoreError()?.message).toContain('503')
+    initPixstoreFrontend({ errorHandlingMode: 'throw', indexedDbName: uniqueDbName(), defaultEndpointConnectHost: origin })
+    await expect(getImage(await save())).rejects.toMatchObject({ code: 'FETCH_FAILED', message: expect.stringContaining('503') })
   })
 
   it('reports FETCH_FAILED when the network request fails', async () => {
@@ -105,7 +104,7 @@ describe('network failures, aborts and timeouts', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
     const port = (closed.address() as AddressInfo).port
     await new Promise((resolve) => closed.close(resolve))
-    initPixstoreFrontend({ indexedDbName: uniqueDbName(), defaultEndpointConnectHost: `http://127.0.0.1:${port}` })
+    initPixstoreFrontend({ errorHandlingMode: 'throw', indexedDbName: uniqueDbName(), defaultEndpointConnectHost: `http://127.0.0.1:${port}` })
     expect(await codeOf(getImage(await save()))).toBe('FETCH_FAILED')
   })
 
@@ -125,7 +124,7 @@ describe('network failures, aborts and timeouts', () => {
 
   it('aborts one caller without aborting the request others still wait for', async () => {
     const hanging = hangingFetcher()
-    initPixstoreFrontend({ indexedDbName: uniqueDbName() }, hanging.fetcher)
+    initPixstoreFrontend({ errorHandlingMode: 'throw', indexedDbName: uniqueDbName() }, hanging.fetcher)
     const record: ImageRecord = await save()
     const leaving = new AbortController()
     const first = getImage(record, undefined, { signal: leaving.signal })
@@ -141,7 +140,7 @@ describe('network failures, aborts and timeouts', () => {
 
   it('aborts the shared request once every caller has aborted', async () => {
     const hanging = hangingFetcher()
-    initPixstoreFrontend({ indexedDbName: uniqueDbName() }, hanging.fetcher)
+    initPixstoreFrontend({ errorHandlingMode: 'throw', indexedDbName: uniqueDbName() }, hanging.fetcher)
     const record = await save()
     const controllers = [new AbortController(), new AbortController()]
     const calls = controllers.map((c) => getImage(record, undefined, { signal: c.signal }))
@@ -161,10 +160,9 @@ describe('network failures, aborts and timeouts', () => {
 
   it('gives up with FETCH_FAILED after fetchTimeoutMs', async () => {
     const hanging = hangingFetcher()
-    initPixstoreFrontend({ indexedDbName: uniqueDbName(), fetchTimeoutMs: 100 }, hanging.fetcher)
+    initPixstoreFrontend({ errorHandlingMode: 'throw', indexedDbName: uniqueDbName(), fetchTimeoutMs: 100 }, hanging.fetcher)
     const started = Date.now()
-    expect(await codeOf(getImage(await save()))).toBe('FETCH_FAILED')
-    expect(getLastPixstoreError()?.message).toMatch(/timed out after 100 ms/)
+    await expect(getImage(await save())).rejects.toMatchObject({ code: 'FETCH_FAILED', message: expect.stringMatching(/timed out after 100 ms/) })
     expect(Date.now() - started).toBeLessThan(5000)
     expect(hanging.calls[0]!.aborted).toBe(true)
   })

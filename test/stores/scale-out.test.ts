@@ -6,7 +6,7 @@ import {
   createS3BlobStore,
   type PixstoreBackend,
 } from 'pixstore/backend'
-import { PayloadState, setErrorHandlingMode } from 'pixstore/shared'
+import { PayloadState } from 'pixstore/shared'
 import type { ImageRecord } from 'pixstore/types'
 import { samplePicture } from '../../demo/sample-images.js'
 import { sha256 } from '../helpers.js'
@@ -94,13 +94,11 @@ describe.runIf(await postgresAvailable())('the synchronous getImageRecord on Pos
         blobStore: createS3BlobStore(s3.options),
       })
       const saved = (await backend.saveImage(image(), { id: 'sync-check' }))!
-      setErrorHandlingMode('throw')
       expect(() => backend!.getImageRecord('sync-check')).toThrow(
         expect.objectContaining({ code: 'UNSUPPORTED', message: expect.stringContaining('getImageRecordAsync') }),
       )
       expect((await backend.getImageRecordAsync('sync-check'))?.token).toBe(saved.token)
     } finally {
-      setErrorHandlingMode('hybrid')
       await backend?.close()
       await s3.stop()
       await drop()
@@ -115,7 +113,6 @@ describe.runIf(await postgresAvailable())('the synchronous getImageRecord on Pos
     const blobStore = createS3BlobStore(s3.options)
     const working = createPixstoreBackend({ metadataStore, blobStore })
     try {
-      setErrorHandlingMode('throw')
       await expect(broken.saveImage(image(), { id: 'lost' })).rejects.toMatchObject({ code: 'STORAGE_FAILED' })
       expect(await metadataStore.get('lost')).toBeUndefined()
       const kept = (await working.saveImage(image(), { id: 'kept' }))!
@@ -126,7 +123,6 @@ describe.runIf(await postgresAvailable())('the synchronous getImageRecord on Pos
       expect((await working.verify()).failures).toEqual([])
       expect((await working.getImageRecordAsync('kept'))?.token).toBe(kept.token)
     } finally {
-      setErrorHandlingMode('hybrid')
       await working.close()
       await s3.stop()
       await drop()
@@ -138,7 +134,7 @@ describe.runIf(await postgresAvailable())('the synchronous getImageRecord on Pos
     const saved = { proof: process.env.PIXSTORE_PROOF_SECRET, key: process.env.PIXSTORE_MASTER_KEY }
     delete process.env.PIXSTORE_PROOF_SECRET
     try {
-      expect(() => createPixstoreBackend({ metadataStore: store })).toThrow(/statelessProofSecret or PIXSTORE_PROOF_SECRET/)
+      expect(() => createPixstoreBackend({ metadataStore: store })).toThrow(/statelessProofSecret" is required with a shared metadataStore \(or PIXSTORE_PROOF_SECRET\)/)
     } finally {
       process.env.PIXSTORE_PROOF_SECRET = saved.proof
     }

@@ -1,5 +1,6 @@
 import type { BodyPart } from '../body-parts.js'
 import type { PixstoreBackend } from '../pixstore-backend.js'
+import { encodeServed, parseClientToken } from './payload.js'
 
 /** A transport-neutral HTTP answer; the web and node handlers turn it into their own response. */
 export interface HttpAnswer {
@@ -65,7 +66,7 @@ export async function answerImageRequest(backend: PixstoreBackend, request: Imag
   }
   const proof = request.header('x-pixstore-proof') ?? request.query('proof')
   const token = request.header('x-pixstore-token') ?? request.query('token')
-  const { parts, length } = await backend.payloadParts(id, token, proof)
+  const { parts, length } = encodeServed(await backend.serveImage(id, parseClientToken(token), proof))
   if (method === 'HEAD') for (const part of parts) if (!(part instanceof Uint8Array)) await closeStream(part)
   return {
     status: 200,

@@ -1,0 +1,42 @@
+import { PayloadState, encodeUpdatedHeader } from '../../shared/wire.js'
+import type { BodyPart } from '../body-parts.js'
+import type { ServedImage } from '../serving.js'
+
+/** A payload ready to send: its parts in order (bytes, or streams of bytes) and its total length. */
+export interface PayloadParts {
+  parts: BodyPart[]
+  length: number
+}
+
+/** Parses a client token from a header, query string or argument; anything malformed counts as no token. */
+export function parseClientToken(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : undefined
+  if (typeof value !== 'string' || !/^\d{1,16}$/.test(value)) return undefined
+  const token = Number(value)
+  return Number.isSafeInteger(token) ? token : undefined
+}
+
+const single = (state: number): PayloadParts => ({ parts: [Uint8Array.of(state)], length: 1 })
+
+/** Encodes what the route found in the wire format: a one-byte state, or a header and the ciphertext. */
+export function encodeServed(served: ServedImage): PayloadParts {
+  switch (served.state) {
+    case 'missing-id':
+      return single(PayloadState.MissingID)
+    case 'missing-proof':
+      return single(PayloadState.MissingProof)
+    case 'invalid-proof':
+      return single(PayloadState.InvalidProof)
+    case 'not-found':
+      return single(PayloadState.NotFound)
+    case 'failed':
+      return single(PayloadState.InternalError)
+    case 'current':
+      return { parts: [Uint8Array.of(PayloadState.Success), served.body], length: 1 + served.size }
+    case 'updated': {
+      const { image } = served
+      const header = encodeUpdatedHeader(image.token, served.dataKey, Buffer.from(image.iv, 'base64'), Buffer.from(image.tag, 'base64'))
+      return { parts: [header, served.body], length: header.byteLength + served.size }
+    }
+  }
+}

@@ -1,0 +1,73 @@
+import { PixstoreError } from '../shared/errors.js'
+import { ownProperties } from '../shared/options.js'
+import type { ImageRecord } from '../types/index.js'
+import { createBoundedCache } from './bounded-cache.js'
+import { assertValidId } from './ids.js'
+import type { InstanceKeys } from './instance-keys.js'
+import { dataKeyContext } from './master-keys.js'
+import type { MetadataStore, StoredImage } from './stores/metadata-store.js'
+
+/** Options of `getImageRecord` and `getImageRecordAsync`. */
+export interface ImageRecordOptions {
+  /**
+   * Mint the proof as if at this time (ms since the epoch, not in the future), so that it
+   * expires earlier: for tests and demos of proof expiry. Default: now.
+   */
+  issuedAt?: number
+}
+
+function issueTime(options: ImageRecordOptions | undefined): number | undefined {
+  const issuedAt = ownProperties(options)?.issuedAt
+  if (issuedAt === undefined) return undefined
+  if (typeof issuedAt !== 'number' || !Number.isFinite(issuedAt) || issuedAt > Date.now()) {
+    throw new PixstoreError('INVALID_ARGUMENT', 'getImageRecord: issuedAt must be a time in the past, in ms since the epoch')
+  }
+  return issuedAt
+}
+
+/** The data keys of stored images and the records made from them. */
+export function createRecords(metadata: MetadataStore, keys: InstanceKeys) {
+  // Every record and payload needs its image's data key: unwrapped once, then remembered.
+  const unwrapped = createBoundedCache<{ key: Buffer; base64: string }>(20_000)
+  const unwrap = (image: StoredImage) => {
+    const cacheKey = `${image.keyId}\n${image.wrappedKey}\n${image.id}\n${image.blobKey}`
+    const known = unwrapped.get(cacheKey)
+    if (known) return known
+    const key = keys.unwrap(image.keyId, image.wrappedKey, dataKeyContext(image.id, image.blobKey))
+    return unwrapped.set(cacheKey, { key, base64: key.toString('base64') })
+  }
+
+  const toRecord = (image: StoredImage, issuedAt?: number): ImageRecord => ({
+    id: image.id,
+    token: image.token,
+    meta: { key: unwrap(image).base64, iv: image.iv, tag: image.tag },
+    statelessProof: keys.signer.sign(image.id, issuedAt),
+    format: image.format,
+    bytes: image.bytes,
+    width: image.width,
+    height: image.height,
+  })
+
+  return {
+    /** The unwrapped data key of a stored version. */
+    dataKeyOf: (image: StoredImage): Buffer => unwrap(image).key,
+    toRecord,
+    /** The record of `id` from a synchronous read, or `null` if there is no such image. */
+    getSync(id: string, options?: ImageRecordOptions): ImageRecord | null {
+      assertValidId(id)
+      const issuedAt = issueTime(options)
+      if (!metadata.getSync) {
+        throw new PixstoreError('UNSUPPORTED', 'This metadata store has no synchronous reads: use await getImageRecordAsync(id)')
+      }
+      const image = metadata.getSync(id)
+      return image ? toRecord(image, issuedAt) : null
+    },
+    /** The record of `id`, or `null` if there is no such image. */
+    async get(id: string, options?: ImageRecordOptions): Promise<ImageRecord | null> {
+      assertValidId(id)
+      const issuedAt = issueTime(options)
+      const image = await metadata.get(id)
+      return image ? toRecord(image, issuedAt) : null
+    },
+  }
+}

@@ -1,0 +1,72 @@
+import type { BodyPart } from './body-parts.js'
+import { isValidId } from './ids.js'
+import type { ProofSigner } from './proof.js'
+import type { BlobStore } from './stores/blob-store.js'
+import { readCurrentBlob } from './stores/every-image.js'
+import type { MetadataStore, StoredImage } from './stores/metadata-store.js'
+
+/**
+ * What the image route found for a request, before any encoding: a refusal, or the
+ * current version's ciphertext, with its data key when the client holds another version.
+ */
+export type ServedImage =
+  | { state: 'missing-id' }
+  | { state: 'missing-proof' }
+  | { state: 'invalid-proof' }
+  | { state: 'not-found' }
+  | { state: 'failed' }
+  /** The client holds this version: only the ciphertext goes back. */
+  | { state: 'current'; image: StoredImage; body: BodyPart; size: number }
+  /** The client holds another version (or none): the ciphertext and its meta go back. */
+  | { state: 'updated'; image: StoredImage; dataKey: Buffer; body: BodyPart; size: number }
+
+/** Options of `serveImage`. */
+export interface ServeOptions {
+  /** Stream large images where the blob store can, instead of reading them whole. Default `true`. */
+  stream?: boolean
+}
+
+// Images larger than this are streamed from stores that can stream, rather than read whole.
+const STREAM_ABOVE = 1024 * 1024
+
+const isMissing = (value: unknown) => value === undefined || value === null || value === ''
+
+/** The serving side of a backend: checks a request's proof and finds what to send. */
+export function createServing(metadata: MetadataStore, blobs: BlobStore, signer: ProofSigner, dataKeyOf: (image: StoredImage) => Buffer) {
+  async function loadCurrent(id: string, stream: boolean) {
+    const found = await readCurrentBlob(metadata, id, async (image) => {
+      // Large images are streamed where the store can; smaller ones are read whole, which
+      // costs less per request.
+      if (stream && blobs.open && image.bytes + 1 > STREAM_ABOVE) {
+        const opened = await blobs.open(image.blobKey)
+        return opened && { body: opened.body as BodyPart, size: opened.size }
+      }
+      const bytes = await blobs.read(image.blobKey)
+      return bytes && { body: bytes as BodyPart, size: bytes.byteLength }
+    })
+    return found && { image: found.image, ...found.value }
+  }
+
+  return {
+    /**
+     * What to answer a request for `imageId` from a client holding version `clientToken`
+     * (`undefined` for none) with `proof`. Never throws: a failure is `failed`, and logged.
+     */
+    async serve(imageId: unknown, clientToken: number | undefined, proof: unknown, { stream = true }: ServeOptions = {}): Promise<ServedImage> {
+      if (isMissing(imageId)) return { state: 'missing-id' }
+      if (isMissing(proof)) return { state: 'missing-proof' }
+      // The proof is checked before anything is looked up: without it, nothing tells whether an id exists.
+      if (!isValidId(imageId) || typeof proof !== 'string' || !signer.verify(imageId, proof)) return { state: 'invalid-proof' }
+      try {
+        const current = await loadCurrent(imageId, stream)
+        if (!current) return { state: 'not-found' }
+        if (clientToken === current.image.token) return { state: 'current', ...current }
+        return { state: 'updated', ...current, dataKey: dataKeyOf(current.image) }
+      } catch (error) {
+        const detail = error instanceof Error ? error.message : String(error)
+        console.error(`[pixstore] serving image "${imageId}" failed: ${detail}`)
+        return { state: 'failed' }
+      }
+    },
+  }
+}

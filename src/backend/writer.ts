@@ -1,0 +1,143 @@
+import { randomBytes } from 'node:crypto'
+import { PixstoreError } from '../shared/errors.js'
+import { ownProperties } from '../shared/options.js'
+import type { ImageRecord } from '../types/index.js'
+import type { ResolvedBackendConfig } from './config.js'
+import { encryptImage } from './encryption.js'
+import { assertValidId, generateId } from './ids.js'
+import { readImageFileWithin } from './image-file.js'
+import { inspectImage } from './images/inspect.js'
+import type { InstanceKeys } from './instance-keys.js'
+import { dataKeyContext } from './master-keys.js'
+import type { BlobStore } from './stores/blob-store.js'
+import type { ImageVersion, MetadataStore, StoredImage } from './stores/metadata-store.js'
+
+/** Image bytes as the backend accepts them. */
+export type ImageInput = Uint8Array | ArrayBuffer
+
+/** Where `saveImage` puts a new image: a `dir` prefix for a generated id, or an `id` the app chooses. */
+export interface SaveImageOptions {
+  /** Store under this id (for example a player id); fails with `ALREADY_EXISTS` if it is taken. */
+  id?: string
+  /** Prefix for a generated id: the id becomes `dir:<random>`. */
+  dir?: string
+}
+
+function toBytes(image: unknown): Uint8Array {
+  if (image instanceof Uint8Array) return image
+  if (image instanceof ArrayBuffer) return new Uint8Array(image)
+  throw new PixstoreError('INVALID_ARGUMENT', 'An image must be given as a Buffer, Uint8Array or ArrayBuffer')
+}
+
+/** The id a new image gets from `saveImage`'s second argument. */
+function resolveTarget(target: unknown): string {
+  if (target === undefined) return generateId()
+  if (typeof target === 'string') return generateId(target)
+  if (typeof target === 'object' && target !== null) {
+    const { id, dir, ...rest } = ownProperties(target as SaveImageOptions)
+    const unknown = Object.keys(rest)[0]
+    if (unknown !== undefined) throw new PixstoreError('INVALID_ARGUMENT', `saveImage: unknown option "${unknown}" (use "id" or "dir")`)
+    if (id !== undefined && dir !== undefined) throw new PixstoreError('INVALID_ARGUMENT', 'saveImage: give either "id" or "dir", not both')
+    if (id !== undefined) {
+      assertValidId(id)
+      return id
+    }
+    return generateId(dir)
+  }
+  throw new PixstoreError('INVALID_ARGUMENT', 'saveImage: the second argument must be a directory name or { id } / { dir }')
+}
+
+interface WriterContext {
+  config: ResolvedBackendConfig
+  metadata: MetadataStore
+  blobs: BlobStore
+  keys: InstanceKeys
+  toRecord(image: StoredImage): ImageRecord
+}
+
+/**
+ * The write pipeline: check the bytes, remove metadata, encrypt under a fresh data key,
+ * write the blob (durable), then commit the row, and remove the blob it replaced.
+ */
+export function createWriter({ config, metadata, blobs, keys, toRecord }: WriterContext) {
+  const tooLarge = (size: number) =>
+    new PixstoreError('TOO_LARGE', `The image is ${size} bytes; the limit is ${config.maxImageBytes} bytes (option maxImageBytes)`)
+
+  // A rotation may retire the key this instance wraps under at any moment; the store then
+  // refuses the commit, and the data key is wrapped again under the key now current.
+  async function commitWrapped(version: Omit<ImageVersion, 'keyId' | 'wrappedKey'>, dataKey: Buffer, mode: 'create' | 'update') {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await metadata.commit({ ...version, ...keys.wrap(dataKey, dataKeyContext(version.id, version.blobKey)) }, mode)
+      } catch (error) {
+        if (!(error instanceof PixstoreError && error.code === 'KEY_RETIRED') || attempt === 3) throw error
+        keys.refresh(await metadata.retiredKeyIds())
+      }
+    }
+  }
+
+  async function write(id: string, input: unknown, mode: 'create' | 'update'): Promise<ImageRecord> {
+    const bytes = toBytes(input)
+    if (bytes.byteLength > config.maxImageBytes) throw tooLarge(bytes.byteLength)
+    if (mode === 'update' && !(await metadata.get(id))) throw new PixstoreError('NOT_FOUND', `No image with id "${id}"`)
+    const image = inspectImage(bytes, config.keepMetadata)
+    if (image.canvasPixels > config.maxImagePixels) {
+      const declared = image.canvasPixels === image.width * image.height ? `${image.width} × ${image.height} pixels` : `${image.canvasPixels} pixels of canvas`
+      throw new PixstoreError('TOO_LARGE', `The image is ${declared}; the limit is ${config.maxImagePixels} pixels (option maxImagePixels)`)
+    }
+    // What is stored is the image without its metadata (unless keepMetadata).
+    const stored = image.stripped
+    const encrypted = encryptImage(image.format, stored)
+    // Every version gets a new blob, durable before the metadata points at it, so a reader
+    // (or a crash) only ever meets a complete old version or a complete new one.
+    const blobKey = randomBytes(16).toString('hex')
+    await blobs.write(blobKey, encrypted.ciphertext)
+    const version = {
+      id,
+      iv: encrypted.iv.toString('base64'),
+      tag: encrypted.tag.toString('base64'),
+      blobKey,
+      format: image.format,
+      bytes: stored.byteLength,
+      width: image.width,
+      height: image.height,
+    }
+    let committed: Awaited<ReturnType<MetadataStore['commit']>>
+    try {
+      committed = await commitWrapped(version, encrypted.key, mode)
+    } catch (error) {
+      await blobs.delete(blobKey).catch(() => undefined)
+      throw error
+    }
+    if (committed.replacedBlobKey) await blobs.delete(committed.replacedBlobKey).catch(() => undefined)
+    return toRecord(committed.image)
+  }
+
+  const readFile = (file: unknown) => readImageFileWithin(file, config.maxImageBytes)
+
+  return {
+    save: async (input: unknown, target: unknown) => write(resolveTarget(target), input, 'create'),
+    async update(id: string, input: unknown) {
+      assertValidId(id)
+      return write(id, input, 'update')
+    },
+    async saveFromFile(file: unknown, target: unknown) {
+      const id = resolveTarget(target)
+      return write(id, await readFile(file), 'create')
+    },
+    async updateFromFile(id: string, file: unknown) {
+      assertValidId(id)
+      return write(id, await readFile(file), 'update')
+    },
+    async remove(id: string): Promise<boolean> {
+      assertValidId(id)
+      const removed = await metadata.delete(id)
+      if (removed) await blobs.delete(removed.blobKey).catch(() => undefined)
+      return removed !== undefined
+    },
+    async exists(id: string): Promise<boolean> {
+      assertValidId(id)
+      return (await metadata.get(id)) !== undefined
+    },
+  }
+}

@@ -1,0 +1,48 @@
+import { describe, expect, expectTypeOf, it } from 'vitest'
+import {
+  createPixstoreBackend,
+  getImageRecord,
+  getImageRecordAsync,
+  initPixstoreBackend,
+  saveImage,
+  type ImageRecord,
+  type PixstoreBackend,
+  type ServedImage,
+} from 'pixstore/backend'
+import { createPixstoreFrontend, getImage, getImageURL, initPixstoreFrontend, type ImageURL, type PixstoreFrontend } from 'pixstore/frontend'
+
+// Checked by the type checker (`npm test` runs tsc over the tests): the declared types of
+// the main calls, in their instance and module forms.
+describe('the public API types', () => {
+  it('instances carry no null but for absence; the module functions keep the seed\'s null-returning flow', () => {
+    expectTypeOf(createPixstoreBackend).returns.toEqualTypeOf<PixstoreBackend>()
+    expectTypeOf<PixstoreBackend['saveImage']>().returns.toEqualTypeOf<Promise<ImageRecord>>()
+    expectTypeOf<PixstoreBackend['updateImage']>().returns.toEqualTypeOf<Promise<ImageRecord>>()
+    expectTypeOf<PixstoreBackend['deleteImage']>().returns.toEqualTypeOf<Promise<boolean>>()
+    expectTypeOf<PixstoreBackend['getImageRecord']>().returns.toEqualTypeOf<ImageRecord | null>()
+    expectTypeOf<PixstoreBackend['serveImage']>().returns.toEqualTypeOf<Promise<ServedImage>>()
+    expectTypeOf(saveImage).returns.toEqualTypeOf<Promise<ImageRecord | null>>()
+    expectTypeOf(getImageRecord).returns.toEqualTypeOf<ImageRecord | null>()
+    expectTypeOf(getImageRecordAsync).returns.toEqualTypeOf<Promise<ImageRecord | null>>()
+
+    expectTypeOf(createPixstoreFrontend).returns.toEqualTypeOf<PixstoreFrontend>()
+    expectTypeOf<PixstoreFrontend['getImage']>().returns.toEqualTypeOf<Promise<Blob>>()
+    expectTypeOf<PixstoreFrontend['getImageURL']>().returns.toEqualTypeOf<Promise<ImageURL>>()
+    expectTypeOf<PixstoreFrontend['getCacheStats']>().returns.resolves.toEqualTypeOf<{ entries: number; bytes: number }>()
+    expectTypeOf(getImage).returns.toEqualTypeOf<Promise<Blob | null>>()
+    expectTypeOf(getImageURL).returns.toEqualTypeOf<Promise<ImageURL | null>>()
+    expectTypeOf<ImageURL>().toEqualTypeOf<{ readonly url: string; release(): void }>()
+  })
+
+  it('takes the error options only where a default instance is configured', () => {
+    const misuse = () => {
+      // @ts-expect-error an instance always throws: it has no errorHandlingMode
+      createPixstoreBackend({ errorHandlingMode: 'silent' })
+      // @ts-expect-error an instance always throws: it has no onError
+      createPixstoreFrontend({ onError: () => undefined })
+      initPixstoreBackend({ errorHandlingMode: 'silent', onError: (error) => expectTypeOf(error.code).toBeString() })
+      initPixstoreFrontend({ errorHandlingMode: 'warn', onError: (error) => expectTypeOf(error.code).toBeString() })
+    }
+    expect(typeof misuse).toBe('function')
+  })
+})
