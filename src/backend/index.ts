@@ -19,7 +19,7 @@ export { createPostgresMetadataStore, type PostgresMetadataStoreOptions, type Po
 export { createS3BlobStore, type S3BlobStoreOptions, type S3ClientLike } from './stores/blob/s3.js'
 export { createSqliteMetadataStore, type SqliteMetadataStoreOptions } from './stores/metadata/sqlite.js'
 export { createFilesystemBlobStore, type FilesystemBlobStoreOptions } from './stores/blob/filesystem.js'
-export type { MetadataStore, StoredImage, ImageVersion, WrappedKey } from './stores/metadata-store.js'
+export type { MetadataStore, StoredImage, ImageVersion, WrappedKey, InlineBlobs } from './stores/metadata-store.js'
 export type { BlobStore, BlobStream, BlobInfo } from './stores/blob-store.js'
 export type { VerifyReport, GcOptions, GcReport, RotationReport, StoreStats } from './maintenance.js'
 export { createWebHandler, type PixstoreRequestHandler } from './http/web-handler.js'

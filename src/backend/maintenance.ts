@@ -3,7 +3,7 @@ import { decryptImage } from './encryption.js'
 import { LIVE_WITHIN_MS, type InstanceBeat } from './instance-beat.js'
 import type { InstanceKeys } from './instance-keys.js'
 import { dataKeyContext } from './master-keys.js'
-import type { BlobStore } from './stores/blob-store.js'
+import type { StoredBlobs } from './stores/stored-blobs.js'
 import { everyImage, readCurrentBlob } from './stores/every-image.js'
 import type { MetadataStore, SeenInstance, StoredImage } from './stores/metadata-store.js'
 import { PixstoreError } from '../shared/errors.js'
@@ -82,7 +82,7 @@ export interface StoreStats {
 
 interface Context {
   metadata: MetadataStore
-  blobs: BlobStore
+  blobs: StoredBlobs
   keys: InstanceKeys
   beat: InstanceBeat
   dataKeyOf(image: StoredImage): Buffer

@@ -24,6 +24,7 @@ import { createServing, type ServedImage, type ServeOptions } from './serving.js
 import type { BlobStore } from './stores/blob-store.js'
 import { createFilesystemBlobStore } from './stores/blob/filesystem.js'
 import { createEmbeddedStores } from './stores/embedded.js'
+import { storedBlobs } from './stores/stored-blobs.js'
 import type { MetadataStore, SeenInstance } from './stores/metadata-store.js'
 import { createWriter, type ImageInput, type SaveImageOptions } from './writer.js'
 
@@ -148,8 +149,10 @@ export function openBackend(config: PixstoreBackendConfig | undefined, where: st
   const beat = startInstanceBeat(metadata, keys, resolved.statelessKeyWindowLength)
   const records = createRecords(metadata, keys)
   const writer = createWriter({ config: resolved, metadata, blobs, keys, toRecord: (image) => records.toRecord(image) })
-  const serving = createServing(metadata, blobs, keys.signer, records.dataKeyOf)
-  const maintenance = createMaintenance({ metadata, blobs, keys, beat, dataKeyOf: records.dataKeyOf })
+  // Reads find a blob where it is: inline in the metadata store, or in the blob store.
+  const stored = storedBlobs(metadata, blobs)
+  const serving = createServing(metadata, stored, keys.signer, records.dataKeyOf)
+  const maintenance = createMaintenance({ metadata, blobs: stored, keys, beat, dataKeyOf: records.dataKeyOf })
 
   return {
     config: resolved,

@@ -1,7 +1,7 @@
 import type { BodyPart } from './body-parts.js'
 import { isValidId } from './ids.js'
 import type { ProofSigner } from './proof.js'
-import type { BlobStore } from './stores/blob-store.js'
+import type { StoredBlobs } from './stores/stored-blobs.js'
 import { readCurrentBlob } from './stores/every-image.js'
 import type { MetadataStore, StoredImage } from './stores/metadata-store.js'
 
@@ -32,7 +32,7 @@ const STREAM_ABOVE = 1024 * 1024
 const isMissing = (value: unknown) => value === undefined || value === null || value === ''
 
 /** The serving side of a backend: checks a request's proof and finds what to send. */
-export function createServing(metadata: MetadataStore, blobs: BlobStore, signer: ProofSigner, dataKeyOf: (image: StoredImage) => Buffer) {
+export function createServing(metadata: MetadataStore, blobs: StoredBlobs, signer: ProofSigner, dataKeyOf: (image: StoredImage) => Buffer) {
   async function loadCurrent(id: string, stream: boolean) {
     const found = await readCurrentBlob(metadata, id, async (image) => {
       // Large images are streamed where the store can; smaller ones are read whole, which

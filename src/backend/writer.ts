@@ -65,10 +65,10 @@ export function createWriter({ config, metadata, blobs, keys, toRecord }: Writer
 
   // A rotation may retire the key this instance wraps under at any moment; the store then
   // refuses the commit, and the data key is wrapped again under the key now current.
-  async function commitWrapped(version: Omit<ImageVersion, 'keyId' | 'wrappedKey'>, dataKey: Buffer, mode: 'create' | 'update') {
+  async function commitWrapped(version: Omit<ImageVersion, 'keyId' | 'wrappedKey'>, dataKey: Buffer, mode: 'create' | 'update', inlineBlob?: Uint8Array) {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await metadata.commit({ ...version, ...keys.wrap(dataKey, dataKeyContext(version.id, version.blobKey)) }, mode)
+        return await metadata.commit({ ...version, ...keys.wrap(dataKey, dataKeyContext(version.id, version.blobKey)) }, mode, inlineBlob)
       } catch (error) {
         if (!(error instanceof PixstoreError && error.code === 'KEY_RETIRED') || attempt === 3) throw error
         keys.refresh(await metadata.retiredKeyIds())
@@ -88,10 +88,12 @@ export function createWriter({ config, metadata, blobs, keys, toRecord }: Writer
     // What is stored is the image without its metadata (unless keepMetadata).
     const stored = image.stripped
     const encrypted = encryptImage(image.format, stored)
-    // Every version gets a new blob, durable before the metadata points at it, so a reader
-    // (or a crash) only ever meets a complete old version or a complete new one.
+    // Every version gets a new blob, durable before the metadata points at it (or, kept
+    // inline, committed with it), so a reader or a crash only ever meets a complete old
+    // version or a complete new one.
     const blobKey = randomBytes(16).toString('hex')
-    await blobs.write(blobKey, encrypted.ciphertext)
+    const inline = metadata.inlineBlobs !== undefined && encrypted.ciphertext.byteLength <= metadata.inlineBlobs.maxBytes
+    if (!inline) await blobs.write(blobKey, encrypted.ciphertext)
     const version = {
       id,
       iv: encrypted.iv.toString('base64'),
@@ -104,9 +106,9 @@ export function createWriter({ config, metadata, blobs, keys, toRecord }: Writer
     }
     let committed: Awaited<ReturnType<MetadataStore['commit']>>
     try {
-      committed = await commitWrapped(version, encrypted.key, mode)
+      committed = await commitWrapped(version, encrypted.key, mode, inline ? encrypted.ciphertext : undefined)
     } catch (error) {
-      await blobs.delete(blobKey).catch(() => undefined)
+      if (!inline) await blobs.delete(blobKey).catch(() => undefined)
       throw error
     }
     if (committed.replacedBlobKey) await blobs.delete(committed.replacedBlobKey).catch(() => undefined)

@@ -9,6 +9,7 @@ import type { BlobStore } from '../backend/stores/blob-store.js'
 import type { MetadataStore } from '../backend/stores/metadata-store.js'
 import { createEmbeddedStores } from '../backend/stores/embedded.js'
 import { countImages, everyImage } from '../backend/stores/every-image.js'
+import { storedBlobs } from '../backend/stores/stored-blobs.js'
 import { decryptImage } from '../backend/encryption.js'
 
 /** What `migrate` did. */
@@ -44,7 +45,9 @@ export interface MigrationTarget {
 export async function migrate(fromDataDir: string, target: MigrationTarget): Promise<MigrationReport> {
   const sqliteFile = path.join(fromDataDir, 'pixstore.sqlite')
   if (!fs.existsSync(sqliteFile)) throw new PixstoreError('INVALID_CONFIG', `No Pixstore data in ${fromDataDir}`)
-  const { metadata: source, blobs: sourceBlobs } = createEmbeddedStores({ dataDir: fromDataDir, inlineMaxBytes: 0 })
+  const embedded = createEmbeddedStores({ dataDir: fromDataDir, inlineMaxBytes: 0 })
+  const source = embedded.metadata
+  const sourceBlobs = storedBlobs(source, embedded.blobs)
   const { metadata, blobs } = target
   if (!metadata.import) throw new PixstoreError('UNSUPPORTED', 'The destination metadata store cannot import rows')
   const report: MigrationReport = { source: 0, copied: 0, alreadyThere: 0, conflicts: [], sampled: 0, sampleMismatches: [] }

@@ -147,5 +147,26 @@ export function testMetadataStore(name: string, open: () => Promise<{ store: Met
       await new Promise((resolve) => setTimeout(resolve, 30))
       expect(await store.liveInstances(10)).toEqual([])
     })
+
+    it('commits an inline blob with the row that names it, and removes it with the row or when a newer version commits', async () => {
+      const inline = store.inlineBlobs
+      if (!inline || inline.maxBytes === 0) return
+      const bytes = randomBytes(64)
+      const first = version('inline')
+      await store.commit(first, 'create', bytes)
+      expect(Buffer.from((await inline.read(first.blobKey))!)).toEqual(bytes)
+      const second = version('inline')
+      await store.commit(second, 'update', randomBytes(32))
+      expect(await inline.read(first.blobKey)).toBeUndefined()
+      // A refused commit stores nothing: its blob was never anywhere else.
+      const refused = version('inline')
+      expect(await codeOf(store.commit(refused, 'create', randomBytes(16)))).toBe('ALREADY_EXISTS')
+      expect(await inline.read(refused.blobKey)).toBeUndefined()
+      await store.delete('inline')
+      expect(await inline.read(second.blobKey)).toBeUndefined()
+      const listed: string[] = []
+      for await (const blob of inline.list()) listed.push(blob.key)
+      expect(listed).toEqual([])
+    })
   })
 }

@@ -9,7 +9,7 @@ import { pgUrl, postgresAvailable, startS3, testSchema } from './services.js'
 
 testMetadataStore('SQLite', async () => {
   const data = tempDir()
-  return { store: createSqliteMetadataStore({ file: path.join(data.dir, 'meta.sqlite') }), cleanup: async () => data.remove() }
+  return { store: createSqliteMetadataStore({ file: path.join(data.dir, 'meta.sqlite'), inlineMaxBytes: 1024 }), cleanup: async () => data.remove() }
 })
 
 if (await postgresAvailable()) {

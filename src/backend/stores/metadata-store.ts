@@ -1,5 +1,6 @@
 import { PixstoreError } from '../../shared/errors.js'
 import type { ImageFormat } from '../../shared/image-format.js'
+import type { BlobInfo } from './blob-store.js'
 
 /** What the metadata store keeps for the current version of one image. */
 export interface StoredImage {
@@ -26,6 +27,20 @@ export interface StoredImage {
 
 /** A new version to commit: everything but what the store assigns (token and time). */
 export type ImageVersion = Omit<StoredImage, 'token' | 'updatedAt'>
+
+/**
+ * Blobs a metadata store keeps itself (see `MetadataStore.inlineBlobs`). `commit` takes one
+ * as its `inlineBlob`, up to `maxBytes`; it is removed with the row, or when a newer version
+ * of the row commits, in the same transaction.
+ */
+export interface InlineBlobs {
+  /** Largest blob kept inline, in bytes. */
+  readonly maxBytes: number
+  read(key: string): Promise<Uint8Array | undefined>
+  /** Removes an inline blob no row names (an orphan `gc` found); `true` if there was one. */
+  delete(key: string): Promise<boolean>
+  list(): AsyncIterable<BlobInfo>
+}
 
 /** A wrapped data key and the master key it is wrapped under. */
 export interface WrappedKey {
@@ -67,6 +82,12 @@ export interface MetadataStore {
    */
   getSync?(id: string): StoredImage | undefined
   /**
+   * Optional capability: small blobs kept in the metadata store itself, each written by the
+   * `commit` of the version that names it, in the same transaction (the embedded SQLite
+   * store: a small image then costs one durable write, not a file, its folder and a commit).
+   */
+  readonly inlineBlobs?: InlineBlobs
+  /**
    * Commits a version and assigns its token. `mode` `create` fails with `ALREADY_EXISTS`
    * if the id has a row, `update` fails with `NOT_FOUND` if it has none. A version wrapped
    * under a retired master key fails with `KEY_RETIRED`, checked in the same transaction
@@ -74,7 +95,7 @@ export interface MetadataStore {
    * has returned.
    * Returns the committed row and the blob key it replaced, if any.
    */
-  commit(version: ImageVersion, mode: 'create' | 'update'): Promise<{ image: StoredImage; replacedBlobKey?: string }>
+  commit(version: ImageVersion, mode: 'create' | 'update', inlineBlob?: Uint8Array): Promise<{ image: StoredImage; replacedBlobKey?: string }>
   /** Removes the row of `id`; returns it, or `undefined` if there was none. */
   delete(id: string): Promise<StoredImage | undefined>
   /** Up to `limit` rows with ids after `after` (all when `undefined`), in id order: for paging through every image. */

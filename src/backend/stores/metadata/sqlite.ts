@@ -48,25 +48,15 @@ CREATE TABLE IF NOT EXISTS pixstore_inline_blobs (
 export interface SqliteMetadataStoreOptions {
   /** Path of the database file; created if missing. */
   file: string
+  /** Blobs up to this many bytes are committed inside the database (`inlineBlobs`); 0 for none. Default 0. */
+  inlineMaxBytes?: number
 }
 
-/** The embedded SQLite metadata store, with what only it can do. */
+/** The SQLite store as the embedded backend uses it: with its synchronous key id query. */
 export interface SqliteMetadataStore extends MetadataStore {
   getSync(id: string): StoredImage | undefined
-  /** Ids of the master keys the stored data keys are wrapped under. */
+  /** Ids of the master keys the stored data keys are wrapped under, read synchronously (at start-up). */
   keyIdsInUseSync(): string[]
-  /**
-   * Small blobs kept inside the database: `stage` holds one in memory until the commit of
-   * the version that names it writes it in the same transaction, so a small image costs
-   * one durable commit, not a file, a directory and a commit.
-   */
-  inline: {
-    stage(key: string, bytes: Uint8Array): void
-    unstage(key: string): boolean
-    read(key: string): Buffer | undefined
-    delete(key: string): boolean
-    list(): { key: string; size: number; modifiedAt: number }[]
-  }
 }
 
 // What better-sqlite3 (through `bindings`, or Node itself) says when its compiled addon is
@@ -78,8 +68,17 @@ const isMissingBinding = (error: unknown) =>
  * The embedded metadata store: one SQLite file in WAL mode, shared safely by several
  * processes on one machine. Reads are synchronous, so `getImageRecord` works without `await`.
  */
-export function createSqliteMetadataStore(given: SqliteMetadataStoreOptions): SqliteMetadataStore {
+export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): MetadataStore {
+  return openSqliteMetadataStore(options)
+}
+
+/** {@link createSqliteMetadataStore}, with the synchronous key id query the embedded backend needs at start-up. */
+export function openSqliteMetadataStore(given: SqliteMetadataStoreOptions): SqliteMetadataStore {
   const options = ownProperties(given)
+  const inlineMaxBytes = options.inlineMaxBytes ?? 0
+  if (!Number.isSafeInteger(inlineMaxBytes) || inlineMaxBytes < 0) {
+    throw new PixstoreError('INVALID_CONFIG', 'createSqliteMetadataStore: inlineMaxBytes must be a whole number of bytes')
+  }
   let db: Database.Database
   try {
     db = new Database(options.file)
@@ -135,7 +134,6 @@ export function createSqliteMetadataStore(given: SqliteMetadataStoreOptions): Sq
        AND NOT EXISTS (SELECT 1 FROM pixstore_retired_keys WHERE id = @toKeyId)`,
   )
 
-  const staged = new Map<string, Uint8Array>()
   const insertInline = db.prepare('INSERT INTO pixstore_inline_blobs (key, data, created_at) VALUES (?, ?, ?)')
   const selectInline = db.prepare<[string], Buffer>('SELECT data FROM pixstore_inline_blobs WHERE key = ?').pluck()
   const deleteInline = db.prepare('DELETE FROM pixstore_inline_blobs WHERE key = ?')
@@ -148,15 +146,14 @@ export function createSqliteMetadataStore(given: SqliteMetadataStoreOptions): Sq
     if (isRetired.get(keyId)) throw retiredKeyError(keyId)
   }
 
-  const commit = db.transaction((version: ImageVersion, mode: 'create' | 'update') => {
+  const commit = db.transaction((version: ImageVersion, mode: 'create' | 'update', inlineBlob: Uint8Array | undefined) => {
     refuseRetired(version.keyId)
     const previous = select.get(version.id)
     if (mode === 'create' && previous) throw new PixstoreError('ALREADY_EXISTS', `An image with id "${version.id}" already exists`)
     if (mode === 'update' && !previous) throw new PixstoreError('NOT_FOUND', `No image with id "${version.id}"`)
     const updatedAt = Date.now()
     const image: StoredImage = { ...version, token: nextToken.get(updatedAt)!, updatedAt }
-    const inlineBytes = staged.get(version.blobKey)
-    if (inlineBytes) insertInline.run(version.blobKey, inlineBytes, updatedAt)
+    if (inlineBlob) insertInline.run(version.blobKey, inlineBlob, updatedAt)
     ;(previous ? update : insert).run(image)
     // The replaced version's inline blob goes in the same transaction: no second commit.
     if (previous) deleteInline.run(previous.blob_key)
@@ -174,13 +171,19 @@ export function createSqliteMetadataStore(given: SqliteMetadataStoreOptions): Sq
   // Group commit: writes that arrive together share one transaction, so one sync to disk.
   // Each runs in its own savepoint (a nested transaction), so one refused write (a taken
   // id, say) does not undo the others; every write is acknowledged only after the commit.
-  type Pending = { version: ImageVersion; mode: 'create' | 'update'; resolve: (r: CommitResult) => void; reject: (e: unknown) => void }
+  type Pending = {
+    version: ImageVersion
+    mode: 'create' | 'update'
+    inlineBlob: Uint8Array | undefined
+    resolve: (r: CommitResult) => void
+    reject: (e: unknown) => void
+  }
   type CommitResult = { image: StoredImage; replacedBlobKey?: string }
   const queue: Pending[] = []
   const runBatch = db.transaction((batch: Pending[]) =>
     batch.map((item) => {
       try {
-        return { ok: commit(item.version, item.mode) as CommitResult }
+        return { ok: commit(item.version, item.mode, item.inlineBlob) as CommitResult }
       } catch (error) {
         return { error }
       }
@@ -196,16 +199,7 @@ export function createSqliteMetadataStore(given: SqliteMetadataStoreOptions): Sq
       for (const item of batch) item.reject(error)
       return
     }
-    // Only a committed write's staged bytes are in the database now. A refused one keeps
-    // them: its writer may commit again with the same blob (after a key rotation, say),
-    // and otherwise removes them with the blob.
-    results.forEach((result, i) => {
-      const item = batch[i]!
-      if ('ok' in result) {
-        staged.delete(item.version.blobKey)
-        item.resolve(result.ok)
-      } else item.reject(result.error)
-    })
+    results.forEach((result, i) => ('ok' in result ? batch[i]!.resolve(result.ok) : batch[i]!.reject(result.error)))
   }
 
   const guard = <T>(what: string, action: () => T): T => {
@@ -247,9 +241,12 @@ export function createSqliteMetadataStore(given: SqliteMetadataStoreOptions): Sq
     liveInstances: async (withinMs) =>
       guard('read', () => seen.all(Date.now() - withinMs).map((row) => ({ ...(JSON.parse(row.info) as InstanceInfo), seenAt: row.seen_at }))),
     get: async (id) => getSync(id),
-    commit: (version, mode) =>
+    commit: (version, mode, inlineBlob) =>
       new Promise((resolve, reject) => {
-        queue.push({ version, mode, resolve, reject })
+        if (inlineBlob && inlineBlob.byteLength > inlineMaxBytes) {
+          return reject(new PixstoreError('INTERNAL', `An inline blob of ${inlineBlob.byteLength} bytes is over ${inlineMaxBytes}`))
+        }
+        queue.push({ version, mode, inlineBlob, resolve, reject })
         if (queue.length === 1) setImmediate(flush)
       }),
     delete: async (id) =>
@@ -264,12 +261,15 @@ export function createSqliteMetadataStore(given: SqliteMetadataStoreOptions): Sq
         rekey.run({ id, blobKey, fromKeyId: from.keyId, fromWrappedKey: from.wrappedKey, toKeyId: to.keyId, toWrappedKey: to.wrappedKey })
           .changes === 1,
       ),
-    inline: {
-      stage: (key, bytes) => void staged.set(key, bytes),
-      unstage: (key) => staged.delete(key),
-      read: (key) => guard('read', () => selectInline.get(key)),
-      delete: (key) => guard('delete', () => selectInline.get(key) !== undefined && deleteInline.run(key).changes === 1),
-      list: () => guard('list', () => listInline.all().map((row) => ({ key: row.key, size: row.size, modifiedAt: row.created_at }))),
+    // Always there, even when no new blob goes inline (inlineMaxBytes 0): the file may hold
+    // blobs committed under an earlier setting.
+    inlineBlobs: {
+      maxBytes: inlineMaxBytes,
+      read: async (key) => guard('read', () => selectInline.get(key)),
+      delete: async (key) => guard('delete', () => deleteInline.run(key).changes === 1),
+      async *list() {
+        yield* guard('list', () => listInline.all().map((row) => ({ key: row.key, size: row.size, modifiedAt: row.created_at })))
+      },
     },
     close: async () => {
       if (db.open) db.close()

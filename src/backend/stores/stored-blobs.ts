@@ -1,0 +1,42 @@
+import type { BlobInfo, BlobStore, BlobStream } from './blob-store.js'
+import type { MetadataStore } from './metadata-store.js'
+
+/** Every blob of a backend, wherever it lives: inline in the metadata store, or in the blob store. */
+export interface StoredBlobs {
+  read(key: string): Promise<Uint8Array | undefined>
+  /** The blob as a stream with its size, where it can be streamed. */
+  open?(key: string): Promise<BlobStream | undefined>
+  delete(key: string): Promise<void>
+  list?(): AsyncIterable<BlobInfo>
+}
+
+/** The reading side of a backend's blobs: inline ones first (the metadata store's), then the blob store's. */
+export function storedBlobs(metadata: MetadataStore, blobs: BlobStore): StoredBlobs {
+  const inline = metadata.inlineBlobs
+  if (!inline) return blobs
+  return {
+    read: async (key) => (await inline.read(key)) ?? blobs.read(key),
+    open: blobs.open
+      ? async (key) => {
+          const bytes = await inline.read(key)
+          if (!bytes) return blobs.open!(key)
+          return {
+            size: bytes.byteLength,
+            body: (async function* () {
+              yield bytes
+            })(),
+          }
+        }
+      : undefined,
+    async delete(key) {
+      await inline.delete(key)
+      await blobs.delete(key)
+    },
+    list: blobs.list
+      ? async function* () {
+          yield* inline.list()
+          yield* blobs.list!()
+        }
+      : undefined,
+  }
+}
