@@ -146,7 +146,7 @@ function createElementClass(): CustomElementConstructor {
       const loading = (this.#loading = new AbortController())
       let image: ImageURL
       try {
-        image = await defaultFrontend().getImageURL(record, { refresh: this.#refresh, signal: loading.signal })
+        image = await defaultFrontend().getImageURL(record, undefined, { refresh: this.#refresh, signal: loading.signal })
       } catch (error) {
         if (generation === this.#generation) this.#fail(isPixstoreError(error) ? error.code : toPixstoreError(error).code)
         return

@@ -5,7 +5,7 @@ import type { PixstoreFrontendConfig, PixstoreFrontendInitConfig } from './confi
 import type { ImageFetcher } from './fetcher.js'
 import { openFrontend, type PixstoreFrontend } from './instance.js'
 import type { GetImageOptions } from './loader.js'
-import type { GetImageURLOptions, ImageURL } from './object-urls.js'
+import type { ImageURL } from './object-urls.js'
 
 // The default instance is made on first use, never at import, so importing this module in
 // Node or during server-side rendering touches no browser global.
@@ -67,18 +67,18 @@ export function getImage(record: ImageRecord, context?: unknown, options?: GetIm
 /**
  * An object URL of the image of `record`, for an `<img src>`, held by this caller: call
  * `release()` on it when the image is no longer shown (replaced or unmounted); the URL is
- * revoked once every holder has released it. Errors as {@link getImage}.
+ * revoked once every holder has released it. `context` and `options` as {@link getImage}, and errors too.
  *
  * @example
  * ```ts
- * const image = await getImageURL(imageRecord, { refresh: () => api.playerImage(42) })
+ * const image = await getImageURL(imageRecord, undefined, { refresh: () => api.playerImage(42) })
  * if (image) img.src = image.url
  * // later, when img shows something else or goes away:
  * image?.release()
  * ```
  */
-export function getImageURL(record: ImageRecord, options?: GetImageURLOptions): Promise<ImageURL | null> {
-  return run((frontend) => frontend.getImageURL(record, options))
+export function getImageURL(record: ImageRecord, context?: unknown, options?: GetImageOptions): Promise<ImageURL | null> {
+  return run((frontend) => frontend.getImageURL(record, context, options))
 }
 
 /** How many object URLs the default instance holds now (for tests and leak checks). */

@@ -9,7 +9,7 @@ export {
   clearImageCache,
 } from './default-instance.js'
 export { createPixstoreFrontend, type PixstoreFrontend } from './instance.js'
-export type { GetImageURLOptions, ImageURL } from './object-urls.js'
+export type { ImageURL } from './object-urls.js'
 export type { GetImageOptions, RefreshRecord } from './loader.js'
 export type { PixstoreFrontendConfig, PixstoreFrontendInitConfig, ResolvedFrontendConfig } from './config.js'
 export type { ImageFetcher } from './fetcher.js'

@@ -1,12 +1,11 @@
 import { PixstoreError } from '../shared/errors.js'
-import { ownProperties } from '../shared/options.js'
 import type { ImageRecord } from '../types/index.js'
 import { createCacheAccess } from './cache/cache-access.js'
 import type { CacheStats } from './cache/image-cache.js'
 import { resolveFrontendConfig, type PixstoreFrontendConfig, type ResolvedFrontendConfig } from './config.js'
 import { createDefaultFetcher, type ImageFetcher } from './fetcher.js'
 import { createLoader, type GetImageOptions } from './loader.js'
-import { createObjectUrls, type GetImageURLOptions, type ImageURL } from './object-urls.js'
+import { createObjectUrls, type ImageURL } from './object-urls.js'
 
 /**
  * One frontend instance: its configuration, browser cache, shared loads and object URLs.
@@ -25,8 +24,8 @@ export interface PixstoreFrontend {
    * `FETCH_FAILED`, `ABORTED`, `INVALID_PAYLOAD`, `STALE_PAYLOAD`, `DECRYPT_FAILED`, `SERVER_ERROR`.
    */
   getImage(record: ImageRecord, context?: unknown, options?: GetImageOptions): Promise<Blob>
-  /** An object URL of the image of `record`, held by this caller until it calls `release()`. Errors as `getImage`. */
-  getImageURL(record: ImageRecord, options?: GetImageURLOptions): Promise<ImageURL>
+  /** An object URL of the image of `record`, held by this caller until it calls `release()`. Arguments and errors as `getImage`. */
+  getImageURL(record: ImageRecord, context?: unknown, options?: GetImageOptions): Promise<ImageURL>
   /** Removes image `id` from the browser cache; whether it was cached. */
   deleteCachedImage(id: string): Promise<boolean>
   /** Whether the browser cache holds image `id` (any version). */
@@ -64,7 +63,7 @@ export function openFrontend(config: PixstoreFrontendConfig | undefined, fetcher
   const resolved = resolveFrontendConfig(config, where)
   const cache = createCacheAccess(resolved)
   const loader = createLoader(resolved, fetcher ?? createDefaultFetcher(() => resolved), cache)
-  const urls = createObjectUrls((record, options) => loader.load(record, options.context, options))
+  const urls = createObjectUrls((record, context, options) => loader.load(record, context, options))
   const admin = async <T>(operation: (store: Awaited<ReturnType<typeof cache.open>>) => Promise<T>): Promise<T> => {
     await cache.settled()
     return operation(await cache.open())
@@ -72,7 +71,7 @@ export function openFrontend(config: PixstoreFrontendConfig | undefined, fetcher
   return {
     config: resolved,
     getImage: (record, context, options) => loader.load(record, context, options),
-    getImageURL: (record, options) => urls.acquire(record, ownProperties(options ?? {})),
+    getImageURL: (record, context, options) => urls.acquire(record, context, options),
     deleteCachedImage: (id) => admin((store) => store.delete(id)),
     cachedImageExists: (id) => admin((store) => store.has(id)),
     getCacheStats: () => admin((store) => store.stats()),

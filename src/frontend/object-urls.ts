@@ -1,11 +1,6 @@
 import type { ImageRecord } from '../types/index.js'
 import type { GetImageOptions } from './loader.js'
 
-/** Options of `getImageURL`: those of `getImage`, and the context for a custom fetcher. */
-export interface GetImageURLOptions extends GetImageOptions {
-  context?: unknown
-}
-
 /**
  * An object URL of an image, held by one caller: show `url`, and call `release()` when the
  * image is no longer shown. Releasing twice does nothing; the URL is revoked once every
@@ -22,7 +17,7 @@ interface Held {
 }
 
 /** The object URLs of one frontend instance: one per id and token, shared by every holder. */
-export function createObjectUrls(load: (record: ImageRecord, options: GetImageURLOptions) => Promise<Blob>) {
+export function createObjectUrls(load: (record: ImageRecord, context: unknown, options: GetImageOptions | undefined) => Promise<Blob>) {
   const byVersion = new Map<string, Held>()
 
   const handle = (version: string, held: Held): ImageURL => {
@@ -41,11 +36,11 @@ export function createObjectUrls(load: (record: ImageRecord, options: GetImageUR
   }
 
   return {
-    async acquire(record: ImageRecord, options: GetImageURLOptions): Promise<ImageURL> {
+    async acquire(record: ImageRecord, context: unknown, options: GetImageOptions | undefined): Promise<ImageURL> {
       const version = `${record.id}\n${record.token}`
       const held = byVersion.get(version)
       if (held) return handle(version, held)
-      const blob = await load(record, options)
+      const blob = await load(record, context, options)
       // Another caller may have made the URL while this one waited.
       const made = byVersion.get(version)
       if (made) return handle(version, made)

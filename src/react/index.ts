@@ -78,7 +78,7 @@ export function usePixstoreImage<E extends Element = HTMLImageElement>(
     setState((s) => (s.status === 'loading' && s.url === null ? s : { url: null, status: 'loading', error: null }))
     const load = () => {
       const { refresh, context, frontend = defaultFrontend() } = latest.current.options
-      frontend.getImageURL(current, { refresh, context, signal: loading.signal }).then(
+      frontend.getImageURL(current, context, { refresh, signal: loading.signal }).then(
         (image) => {
           if (!active) return image.release()
           acquired = image

@@ -99,7 +99,7 @@ describe('refreshing an expired proof', () => {
     // cached copy would answer without asking the server, so it goes first.)
     await deleteCachedImage(record.id)
     const stale = vi.fn(async () => expired)
-    expect(await getImageURL(expired, { refresh: stale })).toBeNull()
+    expect(await getImageURL(expired, undefined, { refresh: stale })).toBeNull()
     expect(stale).toHaveBeenCalledTimes(1)
     expect(errors.last()?.code).toBe('INVALID_PROOF')
   })
