@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import config from '../../vitest.config.js'
 
 const documents = ['README.md', 'CONTRIBUTING.md', ...fs.readdirSync('docs').filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)]
 
@@ -49,7 +50,6 @@ describe('the code snippets of the README and the guides', () => {
     expect(all.length).toBeGreaterThanOrEqual(10)
     for (const snippet of all) fs.writeFileSync(path.join(work.dir, snippet.file), snippet.code)
     fs.writeFileSync(path.join(work.dir, 'prelude.ts'), prelude)
-    const src = (entry: string) => [path.resolve(`src/${entry}/index.ts`)]
     fs.writeFileSync(
       path.join(work.dir, 'tsconfig.json'),
       JSON.stringify({
@@ -63,14 +63,8 @@ describe('the code snippets of the README and the guides', () => {
           jsx: 'react-jsx',
           lib: ['es2022', 'dom', 'dom.iterable'],
           types: ['node'],
-          paths: {
-            'pixstore/backend': src('backend'),
-            'pixstore/frontend': src('frontend'),
-            'pixstore/element': src('element'),
-            'pixstore/react': src('react'),
-            'pixstore/shared': src('shared'),
-            'pixstore/types': src('types'),
-          },
+          // The same mapping of pixstore/* to the sources as the test runner's.
+          paths: Object.fromEntries(Object.entries(config.resolve!.alias as Record<string, string>).map(([name, file]) => [name, [file]])),
         },
         include: ['*.ts', '*.tsx'],
       }),
