@@ -235,7 +235,20 @@ export function resolveBackendConfig(given: PixstoreBackendConfig = {}, where = 
   const isStore = (store: unknown, methods: string[]) =>
     store === undefined || (typeof store === 'object' && store !== null && methods.every((m) => typeof (store as Record<string, unknown>)[m] === 'function'))
   requireOption(
-    isStore(config.metadataStore, ['get', 'commit', 'delete', 'list', 'replaceKey', 'close']),
+    isStore(config.metadataStore, [
+      'get',
+      'commit',
+      'delete',
+      'list',
+      'replaceKey',
+      'keyIdsInUse',
+      'retireKeys',
+      'retiredKeyIds',
+      'beat',
+      'forgetInstance',
+      'liveInstances',
+      'close',
+    ]),
     where,
     'metadataStore',
     'must be a metadata store (createPostgresMetadataStore, or an object implementing MetadataStore)',

@@ -107,7 +107,8 @@ export async function closePixstoreBackend(): Promise<void> {
  * Returns the new image's record.
  *
  * Errors (reported per `errorHandlingMode`): `INVALID_IMAGE` (not a PNG, JPEG, WebP, GIF
- * or AVIF; SVG is refused), `TOO_LARGE`, `INVALID_ID`, `ALREADY_EXISTS`, `STORAGE_FAILED`.
+ * or AVIF; SVG is refused), `TOO_LARGE`, `INVALID_ID`, `ALREADY_EXISTS`, `STORAGE_FAILED`,
+ * and `INVALID_ARGUMENT` (not bytes, an unknown option), which throws in the default mode.
  */
 export function saveImage(image: ImageInput, target?: string | SaveImageOptions): Promise<ImageRecord | null> {
   return run((backend) => backend.saveImage(image, target))

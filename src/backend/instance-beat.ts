@@ -72,7 +72,9 @@ export function startInstanceBeat(metadata: MetadataStore, keys: InstanceKeys, p
       stopped = true
       clearInterval(timer)
       await running
-      await metadata.forgetInstance(id).catch(() => undefined)
+      await Promise.resolve()
+        .then(() => metadata.forgetInstance(id))
+        .catch(() => undefined)
     },
   }
 }

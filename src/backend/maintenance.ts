@@ -131,6 +131,11 @@ export function createMaintenance({ metadata, blobs, keys, beat, dataKeyOf }: Co
     },
 
     async gc({ olderThanMs = 15 * 60_000, dryRun = false }: GcOptions = {}): Promise<GcReport> {
+      // A bad age would make every unreferenced blob look old, a writer's uncommitted one too.
+      if (typeof olderThanMs !== 'number' || !Number.isFinite(olderThanMs) || olderThanMs < 0) {
+        throw new PixstoreError('INVALID_ARGUMENT', 'gc: olderThanMs must be a number of milliseconds, 0 or more')
+      }
+      if (typeof dryRun !== 'boolean') throw new PixstoreError('INVALID_ARGUMENT', 'gc: dryRun must be true or false')
       if (!blobs.list) throw new PixstoreError('UNSUPPORTED', 'This blob store cannot list its blobs, so gc cannot find orphans')
       const referencedKeys = async () => {
         const keys = new Set<string>()

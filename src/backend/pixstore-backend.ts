@@ -74,7 +74,8 @@ export interface PixstoreBackend {
   /**
    * What the image route answers a client holding version `clientToken` (`undefined` for
    * none) that presents `proof`: a refusal, or the ciphertext (with its data key when the
-   * client holds another version). Never throws; the HTTP handlers encode it.
+   * client holds another version). Never throws; the HTTP handlers encode it. A large
+   * image's `body` is an open stream (a file, a socket): read it to its end or destroy it.
    */
   serveImage(imageId: unknown, clientToken: number | undefined, proof: unknown, options?: ServeOptions): Promise<ServedImage>
   /** Decrypts every stored image and reports those that are missing or fail authentication. */
@@ -178,8 +179,11 @@ export function openBackend(config: PixstoreBackendConfig | undefined, where: st
     liveInstances: () => maintenance.liveInstances(),
     stats: () => maintenance.stats(),
     async close() {
-      await beat.stop()
-      await Promise.all([metadata.close(), blobs.close()])
+      try {
+        await beat.stop()
+      } finally {
+        await Promise.all([metadata.close(), blobs.close()])
+      }
     },
   }
 }

@@ -5,10 +5,12 @@ import type { PixstoreFrontendConfig, PixstoreFrontendInitConfig } from './confi
 import type { ImageFetcher } from './fetcher.js'
 import { openFrontend, type PixstoreFrontend } from './instance.js'
 import type { GetImageOptions } from './loader.js'
-import type { ImageURL } from './object-urls.js'
+import { aliveObjectURLCount, type ImageURL } from './object-urls.js'
 
 // The default instance is made on first use, never at import, so importing this module in
 // Node or during server-side rendering touches no browser global.
+// An instance replaced by initPixstoreFrontend is let go, not closed: its loads finish and
+// its object URLs stay valid until their holders release them.
 let current: { frontend: PixstoreFrontend; reporter: ErrorReporter } | undefined
 
 function active() {
@@ -35,9 +37,7 @@ export function defaultFrontend(): PixstoreFrontend {
 export function initPixstoreFrontend(config?: PixstoreFrontendInitConfig, customFetcher?: ImageFetcher): void {
   const { reporting, rest } = splitReporting<PixstoreFrontendConfig>(config, 'initPixstoreFrontend')
   const frontend = openFrontend(rest, customFetcher, 'initPixstoreFrontend')
-  const previous = current
   current = { frontend, reporter: createErrorReporter(reporting) }
-  void previous?.frontend.close()
 }
 
 const run = <T>(action: (frontend: PixstoreFrontend) => Promise<T>) => {
@@ -81,9 +81,9 @@ export function getImageURL(record: ImageRecord, context?: unknown, options?: Ge
   return run((frontend) => frontend.getImageURL(record, context, options))
 }
 
-/** How many object URLs the default instance holds now (for tests and leak checks). */
+/** How many object URLs are held in this page now, by any frontend instance (for tests and leak checks). */
 export function heldImageURLCount(): number {
-  return current?.frontend.heldImageURLCount() ?? 0
+  return aliveObjectURLCount()
 }
 
 /** Removes image `id` from the browser cache; resolves whether it was cached. */

@@ -26,6 +26,7 @@ export type RefreshRecord = (stale: ImageRecord) => Promise<ImageRecord>
 // One network load per id and token, shared by every caller waiting for it; aborted when
 // the last caller with a signal gives up while no caller without one waits.
 interface PendingLoad {
+  id: string
   promise: Promise<Blob>
   controller: AbortController
   waiters: number
@@ -114,7 +115,7 @@ export function createLoader(config: ResolvedFrontendConfig, fetcher: ImageFetch
     }
     // Once aborted, later callers start a new load instead of joining this one.
     controller.signal.addEventListener('abort', forget)
-    const pending = { controller, waiters: 0 } as PendingLoad
+    const pending = { id: record.id, controller, waiters: 0 } as PendingLoad
     pending.promise = load(record, meta, context, pending).finally(() => clearTimeout(timer))
     inFlight.set(key, pending)
     // Shared until the load and the cache write it started are both done.
@@ -166,7 +167,7 @@ export function createLoader(config: ResolvedFrontendConfig, fetcher: ImageFetch
     },
     /** Drops every shared load (the instance is closing). */
     abortAll(): void {
-      for (const pending of inFlight.values()) pending.controller.abort(abortedError('*'))
+      for (const pending of inFlight.values()) pending.controller.abort(abortedError(pending.id))
       inFlight.clear()
     },
   }

@@ -1,5 +1,8 @@
+import { PixstoreError } from '../shared/errors.js'
+import { ownProperties } from '../shared/options.js'
 import type { ImageRecord } from '../types/index.js'
 import type { GetImageOptions } from './loader.js'
+import { parseRecord } from './record.js'
 
 /**
  * An object URL of an image, held by one caller: show `url`, and call `release()` when the
@@ -16,6 +19,14 @@ interface Held {
   users: number
 }
 
+// Object URLs alive in this page, whichever instance made them: for leak checks.
+let alive = 0
+
+/** How many object URLs every frontend instance of this page holds now. */
+export function aliveObjectURLCount(): number {
+  return alive
+}
+
 /** The object URLs of one frontend instance: one per id and token, shared by every holder. */
 export function createObjectUrls(load: (record: ImageRecord, context: unknown, options: GetImageOptions | undefined) => Promise<Blob>) {
   const byVersion = new Map<string, Held>()
@@ -30,13 +41,16 @@ export function createObjectUrls(load: (record: ImageRecord, context: unknown, o
         released = true
         if (--held.users > 0) return
         byVersion.delete(version)
+        alive--
         URL.revokeObjectURL(held.url)
       },
     }
   }
 
   return {
-    async acquire(record: ImageRecord, context: unknown, options: GetImageOptions | undefined): Promise<ImageURL> {
+    async acquire(candidate: ImageRecord, context: unknown, options: GetImageOptions | undefined): Promise<ImageURL> {
+      const { record } = parseRecord(candidate)
+      if (ownProperties(options)?.signal?.aborted) throw new PixstoreError('ABORTED', `Loading image "${record.id}" was aborted`)
       const version = `${record.id}\n${record.token}`
       const held = byVersion.get(version)
       if (held) return handle(version, held)
@@ -45,6 +59,7 @@ export function createObjectUrls(load: (record: ImageRecord, context: unknown, o
       const made = byVersion.get(version)
       if (made) return handle(version, made)
       const created = { url: URL.createObjectURL(blob), users: 0 }
+      alive++
       byVersion.set(version, created)
       return handle(version, created)
     },

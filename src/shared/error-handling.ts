@@ -38,7 +38,12 @@ export interface ErrorReporter {
 export function createErrorReporter({ errorHandlingMode: mode = 'hybrid', onError }: ErrorReportingOptions = {}): ErrorReporter {
   const report = (value: unknown): null => {
     const error = toPixstoreError(value)
-    onError?.(error)
+    try {
+      onError?.(error)
+    } catch (hookError) {
+      // The app's hook failing must not replace the error it was told about.
+      warn(`onError threw: ${hookError instanceof Error ? hookError.message : String(hookError)}`)
+    }
     if (error.code === 'INVALID_CONFIG' || mode === 'throw' || (mode === 'hybrid' && !error.expected)) throw error
     if (mode === 'warn') warn(`${error.code}: ${error.message}`)
     return null

@@ -139,4 +139,28 @@ describe('error handling: per call, per instance', () => {
     }
     await expect(createPixstoreFrontend().getImage({ id: '..' } as never)).rejects.toMatchObject({ code: 'INVALID_RECORD' })
   })
+
+  it('a throwing onError does not replace the error it was given: the call still returns null', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined)
+    save(undefined, () => {
+      throw new Error('broken hook')
+    })
+    expect(await saveImage(new Uint8Array(0))).toBeNull()
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining('onError threw: broken hook'))
+    warn.mockRestore()
+  })
+
+  it('refuses a metadata store that lacks the key rotation and instance methods, and gc options that would delete young blobs', async () => {
+    const old = { get: async () => undefined, commit: async () => ({}), delete: async () => undefined, list: async () => [], replaceKey: async () => false, close: async () => undefined }
+    expect(configError({ metadataStore: old, statelessProofSecret: 'x'.repeat(40), masterKeys: [`k:${Buffer.alloc(32).toString('base64')}`] })).toMatchObject({
+      code: 'INVALID_CONFIG',
+      message: expect.stringContaining('"metadataStore"'),
+    })
+    const backend = createPixstoreBackend({ dataDir: data.dir })
+    try {
+      for (const olderThanMs of [Number.NaN, -1, Infinity]) await expect(backend.gc({ olderThanMs })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    } finally {
+      await backend.close()
+    }
+  })
 })

@@ -1,7 +1,7 @@
 import 'fake-indexeddb/auto'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createPixstoreBackend, type PixstoreBackend } from 'pixstore/backend'
-import { getCacheStats, getImage, initPixstoreFrontend, type ImageFetcher } from 'pixstore/frontend'
+import { createPixstoreFrontend, getCacheStats, getImage, getImageURL, heldImageURLCount, initPixstoreFrontend, type ImageFetcher } from 'pixstore/frontend'
 import type { ImageRecord } from 'pixstore/types'
 import { fixture, sha256, tempDir, uniqueDbName } from '../helpers.js'
 
@@ -121,5 +121,36 @@ describe('the frontend refuses what it must not act on', () => {
     initPixstoreFrontend({ indexedDbName: uniqueDbName(), errorHandlingMode: 'throw' }, async () => oldPayload)
     expect(await outcome(getImage(current))).toBe('STALE_PAYLOAD')
     expect(await getCacheStats()).toEqual({ entries: 0, bytes: 0 })
+  })
+
+  it('keeps loads and object URLs of the default instance working when initPixstoreFrontend replaces it', async () => {
+    const record = await save()
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    initPixstoreFrontend({ indexedDbName: uniqueDbName(), errorHandlingMode: 'throw' }, async (r) => {
+      await gate
+      return direct(r)
+    })
+    const loading = getImage(record)
+    const shown = getImageURL(await save())
+    initPixstoreFrontend({ indexedDbName: uniqueDbName(), errorHandlingMode: 'throw' }, direct)
+    release()
+    expect(await sha256((await loading)!)).toBe(pngHash)
+    const handle = (await shown)!
+    expect(heldImageURLCount()).toBe(1)
+    handle.release()
+    expect(heldImageURLCount()).toBe(0)
+  })
+
+  it('checks the record before anything in getImageURL, and refuses an already aborted signal', async () => {
+    const frontend = createPixstoreFrontend({ indexedDbName: uniqueDbName() }, direct)
+    await expect(frontend.getImageURL(undefined as never)).rejects.toMatchObject({ code: 'INVALID_RECORD' })
+    initPixstoreFrontend({ indexedDbName: uniqueDbName() }, direct)
+    expect(await getImageURL(null as never)).toBeNull()
+    const record = await save()
+    const held = await frontend.getImageURL(record)
+    await expect(frontend.getImageURL(record, undefined, { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'ABORTED' })
+    held.release()
+    await frontend.close()
   })
 })
