@@ -1,4 +1,5 @@
 import { PixstoreError } from '../shared/errors.js'
+import { warnOnce } from '../shared/log.js'
 import type { ErrorReportingOptions } from '../shared/error-handling.js'
 import { isValidRoute, ownProperties, rejectUnknownOptions, requireOption } from '../shared/options.js'
 import type { ImageRecord } from '../types/index.js'
@@ -78,6 +79,18 @@ export function resolveFrontendConfig(given: PixstoreFrontendConfig = {}, where 
   rejectUnknownOptions(config, Object.keys(defaults), where)
   const c: ResolvedFrontendConfig = { ...defaults }
   for (const [name, value] of Object.entries(config)) if (value !== undefined) Object.assign(c, { [name]: value })
+  if (isBareHost(c.defaultEndpointConnectHost)) {
+    // The pixstore 3.x form: a host name alone, meaning http on the configured port (3001
+    // by default there). Taken as 3.x took it, with a warning naming the origin to write.
+    const host = c.defaultEndpointConnectHost
+    c.defaultEndpointConnectHost = `http://${host}`
+    c.defaultEndpointConnectPort ??= 3001
+    warnOnce(
+      `bare-host:${host}`,
+      `defaultEndpointConnectHost "${host}" is a bare host (the pixstore 3.x form), taken as http://${host}:${c.defaultEndpointConnectPort}; ` +
+        `give an origin instead, such as "http://${host}:${c.defaultEndpointConnectPort}"`,
+    )
+  }
   requireOption(
     c.defaultEndpointConnectHost === '' || isOrigin(c.defaultEndpointConnectHost),
     where,
@@ -119,6 +132,11 @@ export function resolveFrontendConfig(given: PixstoreFrontendConfig = {}, where 
   )
   requireOption(typeof c.indexedDbName === 'string' && c.indexedDbName.length > 0, where, 'indexedDbName', 'must be a non-empty name')
   return c
+}
+
+/** A host name or IP address with no scheme, as pixstore 3.x took `defaultEndpointConnectHost`. */
+function isBareHost(value: unknown): value is string {
+  return typeof value === 'string' && (/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(value) || /^\[[0-9A-Fa-f:.]+\]$/.test(value))
 }
 
 function isOrigin(value: unknown): boolean {

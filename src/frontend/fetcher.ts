@@ -1,14 +1,8 @@
 import { PixstoreError } from '../shared/errors.js'
-import type { ImageRecord } from '../types/index.js'
+import type { ImageFetcher } from '../types/index.js'
 import { imageUrl, isSameOrigin, type ResolvedFrontendConfig } from './config.js'
 
-/**
- * Fetches the binary payload of the image route for a record. Replace the default with
- * `initPixstoreFrontend(config, fetcher)` when images come through an app's own route.
- * `context` is whatever the app passed to `getImage`; `signal` aborts when every caller
- * waiting for this image has given up, or on the timeout.
- */
-export type ImageFetcher = (record: ImageRecord, context?: unknown, signal?: AbortSignal) => Promise<Uint8Array>
+export type { ImageFetcher } from '../types/index.js'
 
 /**
  * The default fetcher: `GET {route}/:id` with the proof and token in `x-pixstore-*` headers

@@ -6,3 +6,12 @@ const output = (globalThis as { console?: { warn(message: string): void } }).con
 export function warn(message: string): void {
   output?.warn(`[pixstore] ${message}`)
 }
+
+const warned = new Set<string>()
+
+/** Writes a warning once per process (or page) for each `key`. */
+export function warnOnce(key: string, message: string): void {
+  if (warned.has(key)) return
+  warned.add(key)
+  warn(message)
+}

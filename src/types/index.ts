@@ -38,3 +38,17 @@ export interface ImageRecord {
   /** The image's height in pixels, when known. */
   height?: number
 }
+
+/**
+ * The platform's `AbortSignal` (from the DOM library or Node's types), named without
+ * requiring either: these types also compile where neither is loaded.
+ */
+export type PlatformAbortSignal = typeof globalThis extends { AbortSignal: { prototype: infer Signal } } ? Signal : never
+
+/**
+ * Fetches the binary payload of the image route for a record. Replace the default with
+ * `initPixstoreFrontend(config, fetcher)` when images come through an app's own route.
+ * `context` is whatever the app passed to `getImage`; `signal` aborts when every caller
+ * waiting for this image has given up, or on the timeout: pass it on to `fetch`.
+ */
+export type ImageFetcher = (record: ImageRecord, context?: unknown, signal?: PlatformAbortSignal) => Promise<Uint8Array>

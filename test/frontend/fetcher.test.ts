@@ -1,9 +1,9 @@
 import 'fake-indexeddb/auto'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createNodeHandler, createPixstoreBackend, type PixstoreBackend } from 'pixstore/backend'
-import { getImage, initPixstoreFrontend } from 'pixstore/frontend'
+import { createPixstoreFrontend, getImage, initPixstoreFrontend } from 'pixstore/frontend'
 import { fixture, sha256, tempDir, uniqueDbName } from '../helpers.js'
 
 describe('the default fetcher', () => {
@@ -70,5 +70,27 @@ describe('the default fetcher', () => {
     expect(new URL(seen[0]!.url!, origin).search).toBe('')
     expect(seen[0]!.headers['x-pixstore-proof']).toBe(record.statelessProof)
     expect(seen[0]!.headers['x-pixstore-token']).toBe(String(record.token))
+  })
+
+  it('takes a bare host in defaultEndpointConnectHost as pixstore 3.x did (http, the configured port, 3001 by default), warning once', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined)
+    try {
+      const port = Number(new URL(origin).port)
+      initPixstoreFrontend({ defaultEndpointConnectHost: '127.0.0.1', defaultEndpointConnectPort: port, indexedDbName: uniqueDbName() })
+      initPixstoreFrontend({ defaultEndpointConnectHost: '127.0.0.1', defaultEndpointConnectPort: port, indexedDbName: uniqueDbName() })
+      const record = (await backend.saveImage(fixture('sample.webp')))!
+      seen.length = 0
+      expect(await sha256((await getImage(record))!)).toBe(await sha256(fixture('sample.webp')))
+      expect(seen).toHaveLength(1)
+      const warnings = warn.mock.calls.map(([line]) => String(line)).filter((line) => line.includes('bare host'))
+      expect(warnings).toEqual([expect.stringContaining(`give an origin instead, such as "http://127.0.0.1:${port}"`)])
+      expect(createPixstoreFrontend({ defaultEndpointConnectHost: 'images.internal' }).config).toMatchObject({
+        defaultEndpointConnectHost: 'http://images.internal',
+        defaultEndpointConnectPort: 3001,
+      })
+      expect(() => createPixstoreFrontend({ defaultEndpointConnectHost: 'api.example.com/path' })).toThrow(/defaultEndpointConnectHost/)
+    } finally {
+      warn.mockRestore()
+    }
   })
 })

@@ -99,4 +99,40 @@ export const Avatar = ({ record }: { record: ImageRecord }) => <pixstore-image r
     expect(tsc()).toContain('wrong.ts')
     fs.rmSync(path.join(app.dir, 'wrong.ts'))
   })
+
+  it('resolves every subpath\'s types in a CommonJS project (module commonjs, moduleResolution node10), as NestJS and tsc --init set up', () => {
+    const cjs = path.join(app.dir, 'cjs')
+    fs.mkdirSync(cjs)
+    fs.writeFileSync(
+      path.join(cjs, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: { strict: true, skipLibCheck: false, noEmit: true, target: 'es2022', module: 'commonjs', moduleResolution: 'node10', lib: ['es2022', 'dom'], types: ['node'] },
+        include: ['*.ts'],
+      }),
+    )
+    fs.writeFileSync(
+      path.join(cjs, 'main.ts'),
+      `import { initPixstoreBackend, getImageRecord } from 'pixstore/backend'
+import { getImage, initPixstoreFrontend } from 'pixstore/frontend'
+import { definePixstoreImage } from 'pixstore/element'
+import { PixstoreError } from 'pixstore/shared'
+import type { ImageFetcher, ImageRecord } from 'pixstore/types'
+initPixstoreBackend({ dataDir: './images', defaultEndpointEnabled: false })
+const record: ImageRecord | null = getImageRecord('42')
+// A 3.x-style typed custom fetcher, passing the abort signal on to fetch.
+const fetcher: ImageFetcher = async (r, _context, signal) => new Uint8Array(await (await fetch('/img/' + r.id, { signal })).arrayBuffer())
+initPixstoreFrontend({}, fetcher)
+definePixstoreImage()
+if (record) void getImage(record)
+console.log(PixstoreError.name)
+`,
+    )
+    let output = ''
+    try {
+      execFileSync(process.execPath, [path.join(modules, 'typescript/bin/tsc'), '-p', cjs], { encoding: 'utf8' })
+    } catch (error) {
+      output = String((error as { stdout?: string }).stdout)
+    }
+    expect(output).toBe('')
+  })
 })
