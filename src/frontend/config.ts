@@ -36,6 +36,22 @@ export interface PixstoreFrontendConfig {
    * image route refused, returns a fresh one (from the app's API); the load is retried once.
    */
   refresh?: (stale: ImageRecord) => Promise<ImageRecord>
+  /** @deprecated The pixstore 3.x name of `indexedDbName`, which it sets. */
+  frontendDbName?: string
+  /** @deprecated pixstore 3.x option, ignored: the cache's schema version is Pixstore's own. */
+  frontendDbVersion?: number
+  /** @deprecated pixstore 3.x option, ignored: the cache's stores are Pixstore's own. */
+  imageStoreName?: string
+  /** @deprecated pixstore 3.x option, ignored: eviction runs in the background in batches of its own. */
+  frontendCleanupBatch?: number
+}
+
+/** pixstore 3.x option names: the replacement each maps to, or what it becomes. */
+const legacyOptions: Record<string, { replacement?: keyof PixstoreFrontendConfig; note: string }> = {
+  frontendDbName: { replacement: 'indexedDbName', note: 'use "indexedDbName"' },
+  frontendDbVersion: { note: 'ignored: the cache schema is versioned by Pixstore; remove it' },
+  imageStoreName: { note: 'ignored: the cache stores are named by Pixstore; remove it' },
+  frontendCleanupBatch: { note: 'ignored: eviction runs in background batches; remove it' },
 }
 
 /**
@@ -45,7 +61,9 @@ export interface PixstoreFrontendConfig {
 export interface PixstoreFrontendInitConfig extends PixstoreFrontendConfig, ErrorReportingOptions {}
 
 /** The frontend configuration with every default filled in. */
-export type ResolvedFrontendConfig = Required<Omit<PixstoreFrontendConfig, 'defaultEndpointConnectPort' | 'refresh'>> & {
+export type ResolvedFrontendConfig = Required<
+  Omit<PixstoreFrontendConfig, 'defaultEndpointConnectPort' | 'refresh' | 'frontendDbName' | 'frontendDbVersion' | 'imageStoreName' | 'frontendCleanupBatch'>
+> & {
   defaultEndpointConnectPort: number | undefined
   refresh: PixstoreFrontendConfig['refresh']
 }
@@ -76,9 +94,20 @@ export function resolveFrontendConfig(given: PixstoreFrontendConfig = {}, where 
       throw new PixstoreError('INVALID_CONFIG', `${where}: "${name}" is an option of initPixstoreFrontend, for its module functions; an instance's methods always throw`)
     }
   }
-  rejectUnknownOptions(config, Object.keys(defaults), where)
+  rejectUnknownOptions(config, [...Object.keys(defaults), ...Object.keys(legacyOptions)], where)
   const c: ResolvedFrontendConfig = { ...defaults }
-  for (const [name, value] of Object.entries(config)) if (value !== undefined) Object.assign(c, { [name]: value })
+  for (const [name, value] of Object.entries(config)) {
+    if (value === undefined) continue
+    const legacy = legacyOptions[name]
+    if (!legacy) {
+      Object.assign(c, { [name]: value })
+      continue
+    }
+    // A pixstore 3.x app's config still starts: the option is honoured where Pixstore has
+    // an equivalent (and the current name wins when both are given), else accepted and ignored.
+    warnOnce(`legacy-option:${name}`, `${where}: "${name}" is a pixstore 3.x option: ${legacy.note}`)
+    if (legacy.replacement && config[legacy.replacement] === undefined) Object.assign(c, { [legacy.replacement]: value })
+  }
   if (isBareHost(c.defaultEndpointConnectHost)) {
     // The pixstore 3.x form: a host name alone, meaning http on the configured port (3001
     // by default there). Taken as 3.x took it, with a warning naming the origin to write.
