@@ -51,14 +51,14 @@ export function createFileOnce(file: string, content: string): boolean {
 }
 
 /**
- * Reads a file that holds secrets (master keys, proof secrets), or `undefined` if there is
- * none. It must be a regular file that only its owner can read: with the database, a key
+ * Reads the non-empty lines, trimmed, of a file that holds secrets (master keys, proof
+ * secrets), or `undefined` if there is none. It must be a regular file that only its owner can read: with the database, a key
  * file readable by any local user lets that user decrypt everything.
  *
  * @throws PixstoreError `INVALID_CONFIG` naming the file and the `chmod` that fixes it;
  * `STORAGE_FAILED` if it cannot be read.
  */
-export function readSecretFile(file: string): string | undefined {
+export function readSecretLines(file: string): string[] | undefined {
   let fd: number
   try {
     fd = fs.openSync(file, 'r')
@@ -75,7 +75,11 @@ export function readSecretFile(file: string): string | undefined {
         `${file} can be read by other users (mode ${(stat.mode & 0o777).toString(8)}); it holds secrets: run chmod 600 ${file}`,
       )
     }
-    return fs.readFileSync(fd, 'utf8')
+    return fs
+      .readFileSync(fd, 'utf8')
+      .split('\n')
+      .map((line) => line.trim())
+      .filter(Boolean)
   } finally {
     fs.closeSync(fd)
   }

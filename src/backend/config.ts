@@ -1,6 +1,5 @@
 import path from 'node:path'
-import { PixstoreError } from '../shared/errors.js'
-import type { ErrorReportingOptions } from '../shared/error-handling.js'
+import { refuseReportingOptions, type ErrorReportingOptions } from '../shared/error-handling.js'
 import { isValidRoute, ownProperties, rejectUnknownOptions, requireOption } from '../shared/options.js'
 import type { BlobStore } from './stores/blob-store.js'
 import type { MetadataStore } from './stores/metadata-store.js'
@@ -134,7 +133,6 @@ const defaults = {
 } as const
 
 const optionNames = [...Object.keys(defaults), 'statelessProofSecret', 'masterKeys', 'metadataStore', 'blobStore']
-const reportingNames = ['errorHandlingMode', 'onError']
 
 /**
  * Fills in defaults and validates every option, including the secret policy of shared stores.
@@ -144,11 +142,7 @@ const reportingNames = ['errorHandlingMode', 'onError']
 export function resolveBackendConfig(given: PixstoreBackendConfig = {}, where = 'createPixstoreBackend'): ResolvedBackendConfig {
   requireOption(typeof given === 'object' && given !== null, where, 'config', 'must be an object')
   const config = ownProperties(given)
-  for (const name of reportingNames) {
-    if (name in config) {
-      throw new PixstoreError('INVALID_CONFIG', `${where}: "${name}" is an option of initPixstoreBackend, for its module functions; an instance's methods always throw`)
-    }
-  }
+  refuseReportingOptions(config, where, 'initPixstoreBackend')
   rejectUnknownOptions(config, optionNames, where)
   const c = { ...defaults, ...stripUndefined(config) }
   requireOption(typeof c.dataDir === 'string' && c.dataDir.length > 0, where, 'dataDir', 'must be a non-empty path')

@@ -45,7 +45,7 @@ export function startInstanceBeat(metadata: MetadataStore, keys: InstanceKeys, p
     try {
       // Key files first: a database that is away must not keep a process on old keys.
       keys.refresh()
-      keys.refresh(await metadata.retiredKeyIds())
+      keys.useRetired(await metadata.retiredKeyIds())
       if (stopped) return
       await metadata.beat(info())
       if (failing) console.warn('[pixstore] recording this instance in the metadata store works again')

@@ -35,8 +35,10 @@ export interface InstanceKeys {
   unwrap(keyId: string, wrappedKey: string, context: string): Buffer
   /** Signs and checks proofs; a proof that does not verify makes it re-read a changed secret file first. */
   readonly signer: ProofSigner
-  /** Re-reads changed key files, and takes the retired master key ids as the store gives them. */
-  refresh(retired?: readonly string[]): void
+  /** Re-reads the key files that changed. */
+  refresh(): void
+  /** Takes the retired master key ids as the store gives them: no data key is wrapped under one again. */
+  useRetired(retired: readonly string[]): void
 }
 
 export interface InstanceKeysOptions {
@@ -122,8 +124,9 @@ export function createInstanceKeys(options: InstanceKeysOptions): InstanceKeys {
     }
   }
 
+  const firstUsable = () => keys.find((k) => !retired.has(k.id))?.id
   const wrappingKeyId = () => {
-    const id = keys.find((k) => !retired.has(k.id))?.id
+    const id = firstUsable()
     if (id === undefined) {
       throw new PixstoreError(
         'KEY_RETIRED',
@@ -138,7 +141,7 @@ export function createInstanceKeys(options: InstanceKeysOptions): InstanceKeys {
     secretSource: proof.source,
     reloads: masterFromFile || secretFromFile,
     masterKeyIds: () => {
-      const first = keys.find((k) => !retired.has(k.id))?.id
+      const first = firstUsable()
       return first === undefined ? keys.map((k) => k.id) : [first, ...keys.map((k) => k.id).filter((id) => id !== first)]
     },
     wrappingKeyId,
@@ -151,10 +154,12 @@ export function createInstanceKeys(options: InstanceKeysOptions): InstanceKeys {
       sign: (id, now) => signer.sign(id, now),
       verify: (id, proof, now) => signer.verify(id, proof, now) || (reloadSecrets() && signer.verify(id, proof, now)),
     },
-    refresh(retiredIds) {
+    refresh() {
       reloadMasterKeys()
       reloadSecrets()
-      if (retiredIds) retired = new Set(retiredIds)
+    },
+    useRetired(ids) {
+      retired = new Set(ids)
     },
   }
 }

@@ -193,8 +193,8 @@ export function createMaintenance({ metadata, blobs, keys, beat, dataKeyOf }: Co
       const others = new Set([...keys.masterKeyIds(), ...(await metadata.keyIdsInUse()), ...live.flatMap((i) => i.masterKeyIds)])
       others.delete(current)
       await metadata.retireKeys([...others])
-      keys.refresh(await metadata.retiredKeyIds())
       report.retired = await metadata.retiredKeyIds()
+      keys.useRetired(report.retired)
       // 3. Rewrap what is left under an older key.
       for await (const image of everyImage(metadata)) {
         report.checked++

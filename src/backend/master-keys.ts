@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { PixstoreError } from '../shared/errors.js'
 import { IV_LENGTH, KEY_LENGTH, TAG_LENGTH } from '../shared/wire.js'
-import { createFileOnce, readSecretFile, writeFileAtomic } from './atomic-file.js'
+import { createFileOnce, readSecretLines, writeFileAtomic } from './atomic-file.js'
 import { findSecrets, type SecretSource } from './secret-source.js'
 
 /** A master key: wraps the per-image data keys. */
@@ -69,14 +69,12 @@ export const masterKeyFile = (dataDir: string) => path.join(dataDir, FILE)
  * @throws PixstoreError `INVALID_CONFIG` if the file can be read by group or others.
  */
 export function readMasterKeyFile(dataDir: string): string[] | undefined {
-  const file = masterKeyFile(dataDir)
-  const content = readSecretFile(file)
-  return content?.split('\n').map((line) => line.trim()).filter(Boolean)
+  return readSecretLines(masterKeyFile(dataDir))
 }
 
 /** Writes the master keys kept in the data directory (owner-only), whole or not at all. */
 export function writeMasterKeyFile(dataDir: string, entries: readonly string[]): void {
-  writeFileAtomic(path.join(dataDir, FILE), entries.join('\n') + '\n')
+  writeFileAtomic(masterKeyFile(dataDir), entries.join('\n') + '\n')
 }
 
 /**

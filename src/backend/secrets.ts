@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { PixstoreError } from '../shared/errors.js'
-import { createFileOnce, readSecretFile, writeFileAtomic } from './atomic-file.js'
+import { createFileOnce, readSecretLines, writeFileAtomic } from './atomic-file.js'
 import { findSecrets, type SecretSource } from './secret-source.js'
 
 export type { SecretSource } from './secret-source.js'
@@ -67,17 +67,12 @@ export function rotateProofSecretFile(dataDir: string, keepRetiredMs: number, no
  */
 export function readProofSecretFile(dataDir: string): SecretLine[] | undefined {
   const file = proofSecretFile(dataDir)
-  const content = readSecretFile(file)
-  if (content === undefined) return undefined
-  const lines = content
-    .split('\n')
-    .map((line) => line.trim())
-    .filter(Boolean)
-    .map((line): SecretLine => {
-      const [secret = '', stamp] = line.split(/\s+/)
-      const retiredAt = stamp?.startsWith('retired:') ? Number(stamp.slice('retired:'.length)) : undefined
-      return retiredAt !== undefined && Number.isFinite(retiredAt) ? { secret, retiredAt } : { secret }
-    })
+  const lines = readSecretLines(file)?.map((line): SecretLine => {
+    const [secret = '', stamp] = line.split(/\s+/)
+    const retiredAt = stamp?.startsWith('retired:') ? Number(stamp.slice('retired:'.length)) : undefined
+    return retiredAt !== undefined && Number.isFinite(retiredAt) ? { secret, retiredAt } : { secret }
+  })
+  if (lines === undefined) return undefined
   if (lines.length === 0 || lines.some((line) => line.secret.length < 32)) {
     throw new PixstoreError('INVALID_CONFIG', `The proof secret file ${file} must hold secrets of at least 32 characters, one a line`)
   }

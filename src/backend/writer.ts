@@ -71,7 +71,8 @@ export function createWriter({ config, metadata, blobs, keys, toRecord }: Writer
         return await metadata.commit({ ...version, ...keys.wrap(dataKey, dataKeyContext(version.id, version.blobKey)) }, mode, inlineBlob)
       } catch (error) {
         if (!(error instanceof PixstoreError && error.code === 'KEY_RETIRED') || attempt === 3) throw error
-        keys.refresh(await metadata.retiredKeyIds())
+        keys.refresh()
+        keys.useRetired(await metadata.retiredKeyIds())
       }
     }
   }

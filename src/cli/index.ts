@@ -155,10 +155,10 @@ async function main(argv: string[]): Promise<number> {
     case 'rotate-master-key': {
       const waitSeconds = values.wait === undefined ? 15 : Number(values.wait)
       if (!Number.isFinite(waitSeconds) || waitSeconds < 0) throw new UsageError('--wait takes a number of seconds')
-      const probe = open()
-      const fromFile = pgUrl === undefined && (probe.masterKeySource === 'loaded' || probe.masterKeySource === 'generated')
-      await probe.close()
-      return rotateMasterKeyCommand(open, fromFile ? dataDir : undefined, waitSeconds * 1000, print)
+      return withBackend(open(), (backend) => {
+        const fromFile = pgUrl === undefined && (backend.masterKeySource === 'loaded' || backend.masterKeySource === 'generated')
+        return rotateMasterKeyCommand(backend, fromFile ? dataDir : undefined, waitSeconds * 1000, print)
+      })
     }
     case 'rotate-proof-secret':
       return withBackend(open(), async (backend) => {

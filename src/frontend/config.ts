@@ -1,6 +1,5 @@
-import { PixstoreError } from '../shared/errors.js'
 import { warnOnce } from '../shared/log.js'
-import type { ErrorReportingOptions } from '../shared/error-handling.js'
+import { refuseReportingOptions, type ErrorReportingOptions } from '../shared/error-handling.js'
 import { isValidRoute, ownProperties, rejectUnknownOptions, requireOption } from '../shared/options.js'
 import type { ImageRecord } from '../types/index.js'
 
@@ -89,11 +88,7 @@ const defaults: ResolvedFrontendConfig = {
 export function resolveFrontendConfig(given: PixstoreFrontendConfig = {}, where = 'createPixstoreFrontend'): ResolvedFrontendConfig {
   requireOption(typeof given === 'object' && given !== null, where, 'config', 'must be an object')
   const config = ownProperties(given)
-  for (const name of ['errorHandlingMode', 'onError']) {
-    if (name in config) {
-      throw new PixstoreError('INVALID_CONFIG', `${where}: "${name}" is an option of initPixstoreFrontend, for its module functions; an instance's methods always throw`)
-    }
-  }
+  refuseReportingOptions(config, where, 'initPixstoreFrontend')
   rejectUnknownOptions(config, [...Object.keys(defaults), ...Object.keys(legacyOptions)], where)
   const c: ResolvedFrontendConfig = { ...defaults }
   for (const [name, value] of Object.entries(config)) {

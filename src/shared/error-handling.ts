@@ -1,5 +1,4 @@
-import type { PixstoreError} from './errors.js';
-import { toPixstoreError } from './errors.js'
+import { PixstoreError, toPixstoreError } from './errors.js'
 import { warn } from './log.js'
 import { ownProperties, requireOption } from './options.js'
 
@@ -63,6 +62,20 @@ export function createErrorReporter({ errorHandlingMode: mode = 'hybrid', onErro
         return report(error)
       }
     },
+  }
+}
+
+/**
+ * Refuses the error reporting options in an instance's configuration: they belong to the
+ * default instance of `initName`, and an instance's methods always throw.
+ *
+ * @throws PixstoreError `INVALID_CONFIG` naming the option and `initName`.
+ */
+export function refuseReportingOptions(config: object, where: string, initName: string): void {
+  for (const name of ['errorHandlingMode', 'onError']) {
+    if (name in config) {
+      throw new PixstoreError('INVALID_CONFIG', `${where}: "${name}" is an option of ${initName}, for its module functions; an instance's methods always throw`)
+    }
   }
 }
 
