@@ -1,3 +1,4 @@
+import { fork } from 'node:child_process'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -55,4 +56,46 @@ describe('the embedded store', () => {
     expect(inlineKeys(data.dir)).toHaveLength(1)
     expect((await backend.stats()).blobs?.count).toBe(1)
   })
+})
+
+describe('processes opening one new data directory at once', () => {
+  const startChild = () =>
+    new Promise<{ go(dataDir: string, id: string, image: Buffer): Promise<{ code: number | null; stderr: string }> }>((resolve) => {
+      const child = fork(path.resolve('test/children/open-store.mjs'), { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
+      let stderr = ''
+      child.stderr!.on('data', (chunk) => (stderr += chunk))
+      const exited = new Promise<number | null>((done) => child.once('exit', done))
+      child.once('message', () =>
+        resolve({
+          async go(dataDir, id, image) {
+            child.send({ dataDir, id, image: image.toString('base64') })
+            return { code: await exited, stderr }
+          },
+        }),
+      )
+    })
+
+  it('all start, and the store keeps every image they saved, over 10 rounds of 4 processes', async () => {
+    const image = fixture('sample.png')
+    for (let round = 0; round < 10; round++) {
+      const data = tempDir()
+      try {
+        const ids = ['a', 'b', 'c', 'd'].map((letter) => `${letter}${round}`)
+        const children = await Promise.all(ids.map(() => startChild()))
+        const results = await Promise.all(children.map((child, i) => child.go(data.dir, ids[i]!, image)))
+        expect(results.filter((r) => r.code !== 0).map((r) => r.stderr.split('\n').find((line) => /^\w*Error\b/.test(line)))).toEqual([])
+        const backend = createPixstoreBackend({ dataDir: data.dir })
+        try {
+          for (const id of ids) expect(await backend.imageExists(id)).toBe(true)
+        } finally {
+          await backend.close()
+        }
+        const db = new Database(path.join(data.dir, 'pixstore.sqlite'), { readonly: true })
+        expect(db.prepare('SELECT count(*) FROM pixstore_schema').pluck().get()).toBe(1)
+        db.close()
+      } finally {
+        data.remove()
+      }
+    }
+  }, 60_000)
 })

@@ -64,6 +64,27 @@ export interface SqliteMetadataStore extends MetadataStore {
 const isMissingBinding = (error: unknown) =>
   error instanceof Error && /bindings file|better_sqlite3\.node|NODE_MODULE_VERSION|compiled against a different Node/i.test(error.message)
 
+const BUSY_TIMEOUT_MS = 10_000
+
+/**
+ * Switches the database to WAL mode. SQLite answers that switch with SQLITE_BUSY at once,
+ * without waiting, while another process opens the same file (two app processes starting
+ * on a new data directory), so the switch is retried here, up to the busy timeout.
+ */
+function enterWalMode(db: Database.Database): void {
+  const deadline = Date.now() + BUSY_TIMEOUT_MS
+  const pause = new Int32Array(new SharedArrayBuffer(4))
+  for (;;) {
+    try {
+      db.pragma('journal_mode = WAL')
+      return
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw error
+      Atomics.wait(pause, 0, 0, 5 + Math.random() * 20)
+    }
+  }
+}
+
 /**
  * The embedded metadata store: one SQLite file in WAL mode, shared safely by several
  * processes on one machine. Reads are synchronous, so `getImageRecord` works without `await`.
@@ -81,21 +102,23 @@ export function openSqliteMetadataStore(given: SqliteMetadataStoreOptions): Sqli
   }
   let db: Database.Database
   try {
-    db = new Database(options.file)
-    db.pragma('journal_mode = WAL')
+    db = new Database(options.file, { timeout: BUSY_TIMEOUT_MS })
+    enterWalMode(db)
     // Every commit reaches the disk before the write is acknowledged.
     db.pragma('synchronous = FULL')
-    db.pragma('busy_timeout = 10000')
-    db.exec(schema)
-    const version = db.prepare('SELECT version FROM pixstore_schema').pluck().get() as number | undefined
-    if (version === undefined) db.prepare('INSERT INTO pixstore_schema (version) VALUES (?)').run(SCHEMA_VERSION)
-    else if (version > SCHEMA_VERSION) {
-      throw new PixstoreError('INVALID_CONFIG', `${options.file} was written by a newer Pixstore (schema ${version})`)
-    } else if (version < SCHEMA_VERSION) {
-      // Version 2 adds the retired keys and the instances (created above): an older
-      // Pixstore would ignore a retirement, so it must not open this file any more.
-      db.prepare('UPDATE pixstore_schema SET version = ?').run(SCHEMA_VERSION)
-    }
+    // One transaction, so that processes opening a new file at once create one schema row.
+    db.transaction(() => {
+      db.exec(schema)
+      const version = db.prepare('SELECT version FROM pixstore_schema').pluck().get() as number | undefined
+      if (version === undefined) db.prepare('INSERT INTO pixstore_schema (version) VALUES (?)').run(SCHEMA_VERSION)
+      else if (version > SCHEMA_VERSION) {
+        throw new PixstoreError('INVALID_CONFIG', `${options.file} was written by a newer Pixstore (schema ${version})`)
+      } else if (version < SCHEMA_VERSION) {
+        // Version 2 adds the retired keys and the instances (created above): an older
+        // Pixstore would ignore a retirement, so it must not open this file any more.
+        db.prepare('UPDATE pixstore_schema SET version = ?').run(SCHEMA_VERSION)
+      }
+    }).immediate()
   } catch (cause) {
     if (cause instanceof PixstoreError) throw cause
     if (isMissingBinding(cause)) {
