@@ -1,6 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import { PixstoreError } from '../shared/errors.js'
-import { formatToByte, type ImageFormat } from '../shared/image-format.js'
 import { IV_LENGTH, KEY_LENGTH } from '../shared/wire.js'
 
 /** One encrypted image version: ciphertext of `[format byte][image bytes]` and its meta. */
@@ -11,12 +10,15 @@ export interface EncryptedImage {
   tag: Buffer
 }
 
-/** Encrypts an image under a fresh random 256-bit key and 96-bit IV (AES-256-GCM, 128-bit tag). */
-export function encryptImage(format: ImageFormat, image: Uint8Array): EncryptedImage {
+/**
+ * Encrypts `[formatByte][image]` under a fresh random 256-bit key and 96-bit IV
+ * (AES-256-GCM, 128-bit tag).
+ */
+export function encryptImage(formatByte: number, image: Uint8Array): EncryptedImage {
   const key = randomBytes(KEY_LENGTH)
   const iv = randomBytes(IV_LENGTH)
   const cipher = createCipheriv('aes-256-gcm', key, iv)
-  const ciphertext = Buffer.concat([cipher.update(Uint8Array.of(formatToByte(format))), cipher.update(image), cipher.final()])
+  const ciphertext = Buffer.concat([cipher.update(Uint8Array.of(formatByte)), cipher.update(image), cipher.final()])
   return { ciphertext, key, iv, tag: cipher.getAuthTag() }
 }
 

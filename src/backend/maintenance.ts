@@ -1,4 +1,4 @@
-import { formatFromByte, type ImageFormat } from '../shared/image-format.js'
+import type { FormatTable, ImageFormat } from '../shared/image-format.js'
 import { decryptImage } from './encryption.js'
 import { LIVE_WITHIN_MS, type InstanceBeat } from './instance-beat.js'
 import type { InstanceKeys } from './instance-keys.js'
@@ -86,13 +86,14 @@ interface Context {
   keys: InstanceKeys
   beat: InstanceBeat
   dataKeyOf(image: StoredImage): Buffer
+  formats: FormatTable
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 
 /** The maintenance operations of a backend: verify, gc, key rotation, stats. */
-export function createMaintenance({ metadata, blobs, keys, beat, dataKeyOf }: Context) {
+export function createMaintenance({ metadata, blobs, keys, beat, dataKeyOf, formats }: Context) {
   async function check(image: StoredImage): Promise<VerifyReport['failures'][number]['problem'] | undefined> {
     // The row listed may have been replaced since: the current one is checked.
     let found: Awaited<ReturnType<typeof readCurrentBlob<Uint8Array>>>
@@ -111,7 +112,7 @@ export function createMaintenance({ metadata, blobs, keys, beat, dataKeyOf }: Co
     }
     try {
       const plain = decryptImage(ciphertext, key, Buffer.from(current.iv, 'base64'), Buffer.from(current.tag, 'base64'))
-      return formatFromByte(plain[0]!) === current.format ? undefined : 'format-mismatch'
+      return formats.fromByte(plain[0]!) === current.format ? undefined : 'format-mismatch'
     } catch {
       return 'decrypt-failed'
     }

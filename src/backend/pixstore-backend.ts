@@ -8,6 +8,7 @@ import { resolveBackendConfig, type PixstoreBackendConfig, type ResolvedBackendC
 import { encodeServed, parseClientToken } from './http/payload.js'
 import { startInstanceBeat } from './instance-beat.js'
 import { createInstanceKeys, type InstanceKeys } from './instance-keys.js'
+import { refuseUnimportedLegacyData } from './legacy-3x.js'
 import type { MasterKeySource } from './master-keys.js'
 import {
   createMaintenance,
@@ -99,7 +100,8 @@ export interface PixstoreBackend {
 }
 
 /** The stores of a configuration: the ones given, else the embedded pair in `dataDir`. */
-function openStores(config: ResolvedBackendConfig) {
+function openStores(config: ResolvedBackendConfig, legacyCheck: boolean) {
+  if (!config.metadataStore && legacyCheck) refuseUnimportedLegacyData(config.dataDir, config.legacyData)
   if (!config.metadataStore || !config.blobStore) {
     try {
       fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
@@ -130,10 +132,13 @@ export function createPixstoreBackend(config?: PixstoreBackendConfig): PixstoreB
   return openBackend(config, 'createPixstoreBackend')
 }
 
-/** {@link createPixstoreBackend}, naming `where` in configuration errors. */
-export function openBackend(config: PixstoreBackendConfig | undefined, where: string): PixstoreBackend {
+/**
+ * {@link createPixstoreBackend}, naming `where` in configuration errors. `legacyCheck:
+ * false` opens an empty data directory beside pixstore 3.x data (for the import itself).
+ */
+export function openBackend(config: PixstoreBackendConfig | undefined, where: string, { legacyCheck = true } = {}): PixstoreBackend {
   const resolved = resolveBackendConfig(ownProperties(config), where)
-  const { metadata, blobs, embedded } = openStores(resolved)
+  const { metadata, blobs, embedded } = openStores(resolved, legacyCheck)
   let keys: InstanceKeys
   try {
     keys = createInstanceKeys({
@@ -153,7 +158,7 @@ export function openBackend(config: PixstoreBackendConfig | undefined, where: st
   // Reads find a blob where it is: inline in the metadata store, or in the blob store.
   const stored = storedBlobs(metadata, blobs)
   const serving = createServing(metadata, stored, keys.signer, records.dataKeyOf)
-  const maintenance = createMaintenance({ metadata, blobs: stored, keys, beat, dataKeyOf: records.dataKeyOf })
+  const maintenance = createMaintenance({ metadata, blobs: stored, keys, beat, dataKeyOf: records.dataKeyOf, formats: resolved.formats })
 
   return {
     config: resolved,

@@ -86,9 +86,11 @@ export function createWriter({ config, metadata, blobs, keys, toRecord }: Writer
       const declared = image.canvasPixels === image.width * image.height ? `${image.width} × ${image.height} pixels` : `${image.canvasPixels} pixels of canvas`
       throw new PixstoreError('TOO_LARGE', `The image is ${declared}; the limit is ${config.maxImagePixels} pixels (option maxImagePixels)`)
     }
+    const formatByte = config.formats.toByte(image.format)
+    if (formatByte === undefined) throw new PixstoreError('INVALID_IMAGE', `${image.format} images are not accepted here (option imageFormats)`)
     // What is stored is the image without its metadata (unless keepMetadata).
     const stored = image.stripped
-    const encrypted = encryptImage(image.format, stored)
+    const encrypted = encryptImage(formatByte, stored)
     // Every version gets a new blob, durable before the metadata points at it (or, kept
     // inline, committed with it), so a reader or a crash only ever meets a complete old
     // version or a complete new one.

@@ -1,3 +1,4 @@
+import { defaultFormats, formatsFromList, type FormatTable, type LegacyImageFormat } from '../shared/image-format.js'
 import { warnOnce } from '../shared/log.js'
 import { refuseReportingOptions, type ErrorReportingOptions } from '../shared/error-handling.js'
 import { isValidRoute, ownProperties, rejectUnknownOptions, requireOption } from '../shared/options.js'
@@ -35,6 +36,14 @@ export interface PixstoreFrontendConfig {
    * image route refused, returns a fresh one (from the app's API); the load is retried once.
    */
   refresh?: (stale: ImageRecord) => Promise<ImageRecord>
+  /**
+   * The pixstore 3.x list of formats, honoured as 3.x did: the format byte i + 1 inside an
+   * image is the entry at index i, which types the returned `Blob`. Give it only with the
+   * same list as the backend's. Default: Pixstore's formats, with the bytes of 3.x's default list.
+   *
+   * @deprecated Kept for pixstore 3.x apps; new apps leave it out.
+   */
+  imageFormats?: readonly LegacyImageFormat[]
   /** @deprecated The pixstore 3.x name of `indexedDbName`, which it sets. */
   frontendDbName?: string
   /** @deprecated pixstore 3.x option, ignored: the cache's schema version is Pixstore's own. */
@@ -61,16 +70,22 @@ export interface PixstoreFrontendInitConfig extends PixstoreFrontendConfig, Erro
 
 /** The frontend configuration with every default filled in. */
 export type ResolvedFrontendConfig = Required<
-  Omit<PixstoreFrontendConfig, 'defaultEndpointConnectPort' | 'refresh' | 'frontendDbName' | 'frontendDbVersion' | 'imageStoreName' | 'frontendCleanupBatch'>
+  Omit<
+    PixstoreFrontendConfig,
+    'defaultEndpointConnectPort' | 'refresh' | 'imageFormats' | 'frontendDbName' | 'frontendDbVersion' | 'imageStoreName' | 'frontendCleanupBatch'
+  >
 > & {
   defaultEndpointConnectPort: number | undefined
   refresh: PixstoreFrontendConfig['refresh']
+  /** The format bytes, from `imageFormats` or Pixstore's own. */
+  formats: FormatTable
 }
 
 const defaults: ResolvedFrontendConfig = {
   defaultEndpointConnectHost: '',
   defaultEndpointConnectPort: undefined,
   refresh: undefined,
+  formats: defaultFormats,
   defaultEndpointRoute: '/pixstore-image',
   frontendImageCacheLimit: 1000,
   frontendImageCacheMaxBytes: 200 * 1024 * 1024,
@@ -79,6 +94,8 @@ const defaults: ResolvedFrontendConfig = {
   fetchTimeoutMs: 30_000,
 }
 
+// `formats` is what `imageFormats` resolves to, not an option.
+const optionNames = [...Object.keys(defaults).filter((name) => name !== 'formats'), 'imageFormats', ...Object.keys(legacyOptions)]
 
 /**
  * Fills in defaults and validates every option.
@@ -89,10 +106,19 @@ export function resolveFrontendConfig(given: PixstoreFrontendConfig = {}, where 
   requireOption(typeof given === 'object' && given !== null, where, 'config', 'must be an object')
   const config = ownProperties(given)
   refuseReportingOptions(config, where, 'initPixstoreFrontend')
-  rejectUnknownOptions(config, [...Object.keys(defaults), ...Object.keys(legacyOptions)], where)
+  rejectUnknownOptions(config, optionNames, where)
   const c: ResolvedFrontendConfig = { ...defaults }
   for (const [name, value] of Object.entries(config)) {
     if (value === undefined) continue
+    if (name === 'imageFormats') {
+      c.formats = formatsFromList(value, where).formats
+      warnOnce(
+        'legacy-option:imageFormats',
+        `${where}: "imageFormats" is a pixstore 3.x option, honoured as in 3.x (each format byte names the entry at its place in the list; ` +
+          "give the backend the same list). Without it, images are typed with Pixstore's formats and the bytes of 3.x's default list",
+      )
+      continue
+    }
     const legacy = legacyOptions[name]
     if (!legacy) {
       Object.assign(c, { [name]: value })

@@ -1,5 +1,5 @@
 import { PixstoreError } from '../shared/errors.js'
-import { formatFromByte, mimeTypeOf } from '../shared/image-format.js'
+import { mimeTypeOf, type FormatTable } from '../shared/image-format.js'
 import { TAG_LENGTH } from '../shared/wire.js'
 
 /** Key, IV and tag of one image version, as bytes. */
@@ -14,11 +14,11 @@ const failed = (cause?: unknown) => new PixstoreError('DECRYPT_FAILED', 'The ima
 
 /**
  * Decrypts a ciphertext of `[format byte][image bytes]` in memory with WebCrypto and
- * returns the image as a `Blob` of its MIME type.
+ * returns the image as a `Blob` of the MIME type `formats` gives its format byte.
  *
  * @throws PixstoreError `DECRYPT_FAILED`
  */
-export async function decryptToBlob(ciphertext: Uint8Array, meta: DecryptionMeta): Promise<Blob> {
+export async function decryptToBlob(ciphertext: Uint8Array, meta: DecryptionMeta, formats: FormatTable): Promise<Blob> {
   // WebCrypto wants the tag appended to the ciphertext.
   const sealed = new Uint8Array(ciphertext.length + TAG_LENGTH)
   sealed.set(ciphertext)
@@ -31,7 +31,7 @@ export async function decryptToBlob(ciphertext: Uint8Array, meta: DecryptionMeta
     throw failed(cause)
   }
   const bytes = new Uint8Array(plain)
-  const format = bytes.length > 1 ? formatFromByte(bytes[0]!) : undefined
+  const format = bytes.length > 1 ? formats.fromByte(bytes[0]!) : undefined
   if (!format) throw failed()
   return new Blob([bytes.subarray(1)], { type: mimeTypeOf(format) })
 }

@@ -82,7 +82,7 @@ export function createLoader(config: ResolvedFrontendConfig, fetcher: ImageFetch
       throw new PixstoreError('STALE_PAYLOAD', `The server answered image "${record.id}" with version ${payload.token}, older than the record's ${record.token}`)
     }
     const token = fresh ? payload.token : record.token
-    const blob = await decryptToBlob(payload.ciphertext, fresh ? payload : meta)
+    const blob = await decryptToBlob(payload.ciphertext, fresh ? payload : meta, config.formats)
     // The caller has its image now; the cache write goes on behind it.
     pending.write = cache.track(cache.safely((store) => store.put(record.id, { token, ciphertext: payload.ciphertext })))
     return blob
@@ -92,7 +92,7 @@ export function createLoader(config: ResolvedFrontendConfig, fetcher: ImageFetch
     const cached = await cache.safely((store) => store.get(record.id))
     if (cached && cached.token === record.token) {
       try {
-        return await decryptToBlob(cached.ciphertext, meta)
+        return await decryptToBlob(cached.ciphertext, meta, config.formats)
       } catch {
         // Tampered or corrupt at rest: drop it and fetch once from the server.
         await cache.safely((store) => store.delete(record.id))

@@ -1,5 +1,5 @@
 import { PixstoreError, toPixstoreError } from './errors.js'
-import { warn } from './log.js'
+import { warn, warnOnce } from './log.js'
 import { ownProperties, requireOption } from './options.js'
 
 /**
@@ -33,16 +33,48 @@ export interface ErrorReporter {
   runSync<T>(action: () => T): T | null
 }
 
+// pixstore 3.x's process-wide hooks, kept so that 3.x apps run unchanged.
+const legacyHooks: { handler?: (error: unknown) => void; last: PixstoreError | null } = { last: null }
+
+/**
+ * Sets a function that every default instance (backend and frontend) calls with each error
+ * its module functions report, after their own `onError`.
+ *
+ * @deprecated pixstore 3.x: give `onError` to `initPixstoreBackend` and `initPixstoreFrontend`.
+ */
+export function setCustomErrorHandler(handler: (error: unknown) => void): void {
+  warnOnce('legacy-export:setCustomErrorHandler', 'setCustomErrorHandler is a pixstore 3.x function: give "onError" to initPixstoreBackend and initPixstoreFrontend')
+  requireOption(typeof handler === 'function', 'setCustomErrorHandler', 'handler', 'must be a function')
+  legacyHooks.handler = handler
+}
+
+/**
+ * The last error any default instance's module function reported, or `null`. Under
+ * concurrent calls it may be another call's error.
+ *
+ * @deprecated pixstore 3.x: use `onError`, or an instance's methods, which throw.
+ */
+export function getLastPixstoreError(): PixstoreError | null {
+  warnOnce('legacy-export:getLastPixstoreError', 'getLastPixstoreError is a pixstore 3.x function: use the "onError" option (it tells each call its own error)')
+  return legacyHooks.last
+}
+
+/** Calls a hook the app gave, logging what it throws rather than letting it replace the error. */
+function callHook(hook: ((error: PixstoreError) => void) | undefined, error: PixstoreError, name: string): void {
+  try {
+    hook?.(error)
+  } catch (hookError) {
+    warn(`${name} threw: ${hookError instanceof Error ? hookError.message : String(hookError)}`)
+  }
+}
+
 /** The reporter of a default instance. */
 export function createErrorReporter({ errorHandlingMode: mode = 'hybrid', onError }: ErrorReportingOptions = {}): ErrorReporter {
   const report = (value: unknown): null => {
     const error = toPixstoreError(value)
-    try {
-      onError?.(error)
-    } catch (hookError) {
-      // The app's hook failing must not replace the error it was told about.
-      warn(`onError threw: ${hookError instanceof Error ? hookError.message : String(hookError)}`)
-    }
+    callHook(onError, error, 'onError')
+    legacyHooks.last = error
+    callHook(legacyHooks.handler, error, 'The handler given to setCustomErrorHandler')
     if (error.code === 'INVALID_CONFIG' || mode === 'throw' || (mode === 'hybrid' && !error.expected)) throw error
     if (mode === 'warn') warn(`${error.code}: ${error.message}`)
     return null

@@ -30,6 +30,7 @@ export type PixstoreErrorCode =
   | 'STORAGE_FAILED'
   | 'KEY_RETIRED'
   | 'LOCKED'
+  | 'IMPORT_REQUIRED'
   | 'INTERNAL'
 
 const expectedCodes: ReadonlySet<PixstoreErrorCode> = new Set<PixstoreErrorCode>([

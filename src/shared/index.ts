@@ -1,6 +1,7 @@
 export { PixstoreError, isPixstoreError } from './errors.js'
 export type { PixstoreErrorCode } from './errors.js'
 export type { ErrorHandlingMode, ErrorReportingOptions } from './error-handling.js'
+export { getLastPixstoreError, setCustomErrorHandler } from './error-handling.js'
 export {
   PayloadState,
   encodePayload,
