@@ -5,10 +5,13 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { isPixstoreError } from '../shared/errors.js'
-import { createPixstoreBackend, type PixstoreBackend } from '../backend/pixstore-backend.js'
+import type { PixstoreBackendConfig } from '../backend/config.js'
+import { legacyCandidates, type LegacyDataSet } from '../backend/legacy-3x.js'
+import { openBackend, type PixstoreBackend } from '../backend/pixstore-backend.js'
 import { createS3BlobStore } from '../backend/stores/blob/s3.js'
 import { createPostgresMetadataStore } from '../backend/stores/metadata/postgres.js'
 import { importFiles, planImport, printable } from './import.js'
+import { importLegacy, LEGACY_MAX_IMAGE_BYTES } from './import-3x.js'
 import { migrate } from './migrate.js'
 import { describeInstance, rotateMasterKeyCommand, rotateProofSecretCommand } from './rotate.js'
 import { createProgress } from './progress.js'
@@ -27,6 +30,8 @@ Commands:
   stats                 Counts, bytes, oldest and newest image
   instances             The backend processes using the store, and the master keys each holds
   migrate               Copy every image of --from <data dir> to PostgreSQL and S3, without decrypting
+  import-3x             Copy every image of a pixstore 3.x app (--database, --images) into the store, byte for
+                        byte, each checked after copying; the 3.x files are only read; resumable (run it again)
   help                  Show this help
 
 Options:
@@ -42,6 +47,9 @@ Options:
   --to <postgres-url>   migrate: the PostgreSQL database to copy to (--pg-schema, --pg-table-prefix)
   --s3-bucket <name>    migrate: the bucket to copy to (--s3-endpoint, --s3-region, --s3-prefix,
                         --s3-path-style; credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)
+  --database <file>     import-3x: the 3.x database file (default: ./.pixstore.sqlite, else ./.pixstore-test.sqlite)
+  --images <folder>     import-3x: the 3.x images folder (default: ./pixstore-images, else ./pixstore-test-images)
+  --image-formats <list> import-3x: the app's imageFormats option, comma-separated, if it sets one
   --json                Print the result as JSON
   -h, --help            Show this help
   -v, --version         Print the version
@@ -52,7 +60,7 @@ else from the data directory, as for the library.`
 
 class UsageError extends Error {}
 
-const commands = ['import', 'verify', 'gc', 'rotate-master-key', 'rotate-proof-secret', 'stats', 'instances', 'migrate', 'help']
+const commands = ['import', 'import-3x', 'verify', 'gc', 'rotate-master-key', 'rotate-proof-secret', 'stats', 'instances', 'migrate', 'help']
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -75,6 +83,9 @@ async function main(argv: string[]): Promise<number> {
       's3-path-style': { type: 'boolean' },
       'pg-url': { type: 'string' },
       wait: { type: 'string' },
+      database: { type: 'string' },
+      images: { type: 'string' },
+      'image-formats': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
@@ -93,13 +104,15 @@ async function main(argv: string[]): Promise<number> {
   const print = (json: unknown, text: string) => console.log(values.json ? JSON.stringify(json, null, 2) : text)
   if (command === 'migrate') return runMigration(values, print)
   const pgUrl = values['pg-url']
-  if (pgUrl === undefined && command !== 'import' && !fs.existsSync(path.join(dataDir, 'pixstore.sqlite'))) {
+  if (pgUrl === undefined && !command.startsWith('import') && !fs.existsSync(path.join(dataDir, 'pixstore.sqlite'))) {
     throw new UsageError(`No Pixstore data in ${dataDir} (use --data-dir, or --pg-url for PostgreSQL)`)
   }
-  const open = () =>
-    pgUrl === undefined
-      ? createPixstoreBackend({ dataDir })
-      : createPixstoreBackend({ metadataStore: postgresStore(values, pgUrl), blobStore: s3Store(values) })
+  const open = (extra: PixstoreBackendConfig = {}, legacyCheck = true) =>
+    openBackend(
+      { ...(pgUrl === undefined ? { dataDir } : { metadataStore: postgresStore(values, pgUrl), blobStore: s3Store(values) }), ...extra },
+      'pixstore',
+      { legacyCheck },
+    )
 
   switch (command) {
     case 'import': {
@@ -120,6 +133,26 @@ async function main(argv: string[]): Promise<number> {
             ...skipped.map((s) => line(s.file, `SKIPPED: ${s.reason}`)),
             ...report.failed.map((f) => line(f.file, `FAILED ${f.code}: ${printable(f.message)}`)),
             `${report.imported.length} imported, ${report.alreadyImported.length} already imported, ${skipped.length} skipped, ${report.failed.length} failed`,
+          ].join('\n'),
+        )
+        return report.failed.length > 0 ? 1 : 0
+      })
+    }
+    case 'import-3x': {
+      const set = legacySource(values)
+      const imageFormats = text(values, 'image-formats')?.split(',').map((name) => name.trim()) as PixstoreBackendConfig['imageFormats']
+      // The 3.x bytes are kept exactly: no metadata removed, and no limit 3.x did not have.
+      const backend = open({ keepMetadata: true, maxImageBytes: LEGACY_MAX_IMAGE_BYTES, maxImagePixels: Number.MAX_SAFE_INTEGER, imageFormats }, false)
+      return withBackend(backend, async () => {
+        const progress = createProgress('import-3x', undefined)
+        const report = await importLegacy(set, backend, (done, total) => progress.update(done, total))
+        progress.done(report.source, report.source)
+        print(
+          report,
+          [
+            ...report.failed.map((f) => `${printable(f.id)}\tFAILED: ${printable(f.reason)}`),
+            `${report.source} images in ${printable(set.databasePath)}: ${report.copied.length} copied, ` +
+              `${report.updated.length} copied again (changed in 3.x since), ${report.alreadyThere} already there, ${report.failed.length} failed`,
           ].join('\n'),
         )
         return report.failed.length > 0 ? 1 : 0
@@ -224,6 +257,20 @@ async function runMigration(values: Values, print: (json: unknown, text: string)
   } finally {
     await Promise.all([metadata.close(), blobs.close()])
   }
+}
+
+/** The 3.x data set named by --database and --images, else the first default one that exists. */
+function legacySource(values: Values): LegacyDataSet {
+  const database = text(values, 'database')
+  const images = text(values, 'images')
+  const named = { databasePath: database ? path.resolve(database) : undefined, imageRootDir: images ? path.resolve(images) : undefined }
+  const candidates = legacyCandidates(named)
+  const found = candidates.find((set) => fs.existsSync(set.databasePath))
+  if (!found) throw new UsageError(`No pixstore 3.x database at ${candidates.map((set) => set.databasePath).join(' or ')} (use --database and --images)`)
+  if (!fs.statSync(found.imageRootDir, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new UsageError(`No pixstore 3.x images folder at ${found.imageRootDir} (use --images)`)
+  }
+  return found
 }
 
 function packageVersion(): string {

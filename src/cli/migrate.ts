@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { PixstoreError } from '../shared/errors.js'
-import { decodePayload, PayloadState } from '../shared/wire.js'
 import { readMasterKeyFile } from '../backend/master-keys.js'
 import { createPixstoreBackend } from '../backend/pixstore-backend.js'
 import type { BlobStore } from '../backend/stores/blob-store.js'
@@ -10,7 +9,7 @@ import type { MetadataStore } from '../backend/stores/metadata-store.js'
 import { createEmbeddedStores } from '../backend/stores/embedded.js'
 import { countImages, everyImage } from '../backend/stores/every-image.js'
 import { storedBlobs } from '../backend/stores/stored-blobs.js'
-import { decryptImage } from '../backend/encryption.js'
+import { readBack } from './read-back.js'
 
 /** What `migrate` did. */
 export interface MigrationReport {
@@ -107,23 +106,11 @@ async function compareSample(fromDataDir: string, target: MigrationTarget, ids: 
   })
   try {
     for (const id of ids) {
-      const [left, right] = await Promise.all([before, after].map((backend) => plaintext(backend, id)))
+      const [left, right] = await Promise.all([before, after].map((backend) => readBack(backend, id)))
       report.sampled++
       if (!left || !right || !left.equals(right)) report.sampleMismatches.push(id)
     }
   } finally {
     await Promise.all([before.close(), after.close()])
-  }
-}
-
-async function plaintext(backend: ReturnType<typeof createPixstoreBackend>, id: string): Promise<Buffer | undefined> {
-  const record = await backend.getImageRecordAsync(id)
-  if (!record) return undefined
-  const payload = decodePayload(await backend.customEndpointHelper(id, undefined, record.statelessProof))
-  if (payload.state !== PayloadState.Updated) return undefined
-  try {
-    return decryptImage(payload.ciphertext, payload.key, payload.iv, payload.tag)
-  } catch {
-    return undefined
   }
 }
