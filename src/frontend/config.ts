@@ -113,7 +113,7 @@ export function resolveFrontendConfig(given: PixstoreFrontendConfig = {}, where 
     if (name === 'imageFormats') {
       c.formats = formatsFromList(value, where).formats
       warnOnce(
-        'legacy-option:imageFormats',
+        'legacy-option:imageFormats:frontend',
         `${where}: "imageFormats" is a pixstore 3.x option, honoured as in 3.x (each format byte names the entry at its place in the list; ` +
           "give the backend the same list). Without it, images are typed with Pixstore's formats and the bytes of 3.x's default list",
       )
