@@ -8,8 +8,8 @@ import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { browserBuild } from '../../demo/browser-build.js'
 import { browserTestsEnabled, launchChromium } from '../browser/chromium.js'
-import { fixturePath, tempDir } from '../helpers.js'
-import { runCli, write3x } from './data-set.js'
+import { tempDir } from '../helpers.js'
+import { mixedSteps, runCli, write3x } from './data-set.js'
 
 const appSource = fileURLToPath(new URL('./app/', import.meta.url))
 const repo = path.resolve('.')
@@ -83,18 +83,7 @@ describe.runIf(browserTestsEnabled())('a pixstore 3.x app on Pixstore, unchanged
   }, 60_000)
 
   it('refuses to start on its 3.x images until they are imported, then shows every one of them, byte for byte', async () => {
-    const written = write3x(
-      app,
-      [
-        { save: fixturePath('sample.png'), dir: 'avatars' },
-        { save: fixturePath('sample.jpg'), dir: 'avatars' },
-        { save: fixturePath('sample.webp') },
-        { save: fixturePath('sample.png'), dir: 'covers' },
-        { update: 0, file: fixturePath('sample-lossless.webp') },
-        { update: 3, file: fixturePath('sample.jpg') },
-      ],
-      { imageRootDir: 'uploads', databasePath: './app.sqlite' },
-    )
+    const written = write3x(app, mixedSteps, { imageRootDir: 'uploads', databasePath: './app.sqlite' })
     fs.writeFileSync(path.join(app, 'ids.json'), JSON.stringify(written.map((image) => image.id)))
 
     // It never starts showing an app with no images: it names the command that imports them.

@@ -4,13 +4,23 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { PixstoreBackend } from 'pixstore/backend'
-import { decryptUpdatedPayload } from '../helpers.js'
+import { decryptUpdatedPayload, fixturePath } from '../helpers.js'
 
 const writer = fileURLToPath(new URL('./write-data.mjs', import.meta.url))
 const cliPath = fileURLToPath(new URL('../../dist/cli/index.js', import.meta.url))
 
 /** One step of a data set written by pixstore 3.2.1: save a file (under a `dir` prefix), or update an image with one. */
 export type Step3x = { save: string; dir?: string } | { update: number | string; file: string }
+
+/** PNG, JPEG and WebP images, some under a `dir` prefix, two of them updated (to WebP and to JPEG). */
+export const mixedSteps: Step3x[] = [
+  { save: fixturePath('sample.png'), dir: 'avatars' },
+  { save: fixturePath('sample.jpg'), dir: 'avatars' },
+  { save: fixturePath('sample.webp') },
+  { save: fixturePath('sample.png'), dir: 'covers' },
+  { update: 0, file: fixturePath('sample-lossless.webp') },
+  { update: 2, file: fixturePath('sample.jpg') },
+]
 
 /** An image pixstore 3.2.1 holds: its id and the file its current version came from. */
 export interface Image3x {

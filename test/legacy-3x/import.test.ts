@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createPixstoreBackend, isPixstoreError, type PixstoreBackend } from 'pixstore/backend'
 import { samplePicture } from '../../demo/sample-images.js'
 import { fixturePath, sleep, tempDir } from '../helpers.js'
-import { runCli, servedBytes, snapshot, write3x, type Image3x, type Step3x } from './data-set.js'
+import { mixedSteps, runCli, servedBytes, snapshot, write3x, type Image3x } from './data-set.js'
 
 interface ImportReport {
   source: number
@@ -44,17 +44,9 @@ describe('pixstore import-3x, on a data set written by pixstore 3.2.1', () => {
     const pixstore = backend()
     for (const image of images) expect((await servedBytes(pixstore, image.id)).equals(fs.readFileSync(image.file)), image.id).toBe(true)
   }
-  const threeFormats: Step3x[] = [
-    { save: fixturePath('sample.png'), dir: 'avatars' },
-    { save: fixturePath('sample.jpg'), dir: 'avatars' },
-    { save: fixturePath('sample.webp') },
-    { save: fixturePath('sample.png'), dir: 'covers' },
-    { update: 0, file: fixturePath('sample-lossless.webp') },
-    { update: 2, file: fixturePath('sample.jpg') },
-  ]
 
   it('copies PNG, JPEG and WebP images, updated ones at their last version, byte for byte, and a second run copies nothing', async () => {
-    const images = write3x(work.dir, threeFormats, options3x)
+    const images = write3x(work.dir, mixedSteps, options3x)
     const before = snapshot(work.dir)
 
     const first = await runImport()
@@ -72,7 +64,7 @@ describe('pixstore import-3x, on a data set written by pixstore 3.2.1', () => {
   })
 
   it('copies again what the 3.x app changed since the last run, and keeps what Pixstore changed since', async () => {
-    const [changedIn3x, changedInPixstore] = write3x(work.dir, threeFormats.slice(0, 2), options3x)
+    const [changedIn3x, changedInPixstore] = write3x(work.dir, mixedSteps.slice(0, 2), options3x)
     expect((await runImport()).report!.copied).toHaveLength(2)
     // Pixstore's newer version of one image, then 3.x's newer version of the other.
     const pixstore = backend()
@@ -87,7 +79,7 @@ describe('pixstore import-3x, on a data set written by pixstore 3.2.1', () => {
   })
 
   it('reports each image it cannot read, with the reason, copies the rest, and exits 1', async () => {
-    const images = write3x(work.dir, threeFormats.slice(0, 4), options3x)
+    const images = write3x(work.dir, mixedSteps.slice(0, 4), options3x)
     const fileOf = (id: string) => {
       const [prefix, key] = id.split(':')
       return key ? path.join(work.dir, 'uploads', prefix!, `${key}.pixstore-image`) : path.join(work.dir, 'uploads', `${id}.pixstore-image`)
@@ -158,7 +150,7 @@ describe('pixstore import-3x, on a data set written by pixstore 3.2.1', () => {
   }, 120_000)
 
   it('is what a backend started with the 3.x options on 3.x data asks for, and that backend then shows every image', async () => {
-    const images = write3x(work.dir, threeFormats, options3x)
+    const images = write3x(work.dir, mixedSteps, options3x)
     const cwd = process.cwd()
     process.chdir(work.dir)
     try {
