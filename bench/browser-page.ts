@@ -7,11 +7,10 @@ import {
   getCacheStats,
   getImage,
   initPixstoreFrontend,
-  type ImageFetcher,
-  type ImageRecord,
-  type PixstoreError,
   type PixstoreFrontendConfig,
 } from 'pixstore/frontend'
+import type { PixstoreError } from 'pixstore/shared'
+import type { ImageFetcher, ImageRecord } from 'pixstore/types'
 
 /** What the page exposes on `window.pixBench`. */
 export interface PixBench {

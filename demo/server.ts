@@ -11,12 +11,11 @@ import {
   deleteImage,
   getImageRecord,
   initPixstoreBackend,
-  isPixstoreError,
   pixstoreNodeHandler,
   saveImage,
-  type ImageRecord,
-  type PixstoreError,
 } from 'pixstore/backend'
+import { isPixstoreError, type PixstoreError } from 'pixstore/shared'
+import type { ImageRecord } from 'pixstore/types'
 import { browserBuild } from './browser-build.js'
 import { samplePicture } from './sample-images.js'
 
@@ -49,7 +48,7 @@ interface Player {
 }
 
 const sampleNames = ['Ada', 'Grace', 'Alan', 'Edsger', 'Barbara', 'Donald', 'Frances', 'Ken', 'Margaret', 'Dennis', 'Radia', 'Tim']
-const maxImageBytes = 5 * 1024 * 1024
+const imageMaxBytes = 5 * 1024 * 1024
 
 /** Starts the demo app: its JSON API, the page, and the Pixstore image route on one server. */
 export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
@@ -57,7 +56,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   const { backend } = initPixstoreBackend({
     dataDir: path.join(dataDir, 'pixstore'),
     defaultEndpointEnabled: false,
-    maxImageBytes,
+    imageMaxBytes,
     statelessKeyWindowLength: options.proofWindowMs ?? 20_000,
   })
   const playersFile = path.join(dataDir, 'players.json')
@@ -77,7 +76,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
 
   const view = (player: Player) => ({ ...player, imageRecord: getImageRecord(player.id) })
   const find = (id: string) => players.find((p) => p.id === id)
-  const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: maxImageBytes, files: 1, fields: 4 } })
+  const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: imageMaxBytes, files: 1, fields: 4 } })
   let imageRequests = 0
 
   const app = express()
@@ -137,7 +136,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   })
   const onError: ErrorRequestHandler = (error, _req, res, _next) => {
     if (error instanceof multer.MulterError && error.code === 'LIMIT_FILE_SIZE') {
-      return res.status(413).json({ error: 'TOO_LARGE', message: `Images are limited to ${maxImageBytes} bytes` })
+      return res.status(413).json({ error: 'TOO_LARGE', message: `Images are limited to ${imageMaxBytes} bytes` })
     }
     console.error('[demo]', error instanceof Error ? error.message : error)
     res.status(500).json({ error: 'INTERNAL', message: 'Something went wrong' })

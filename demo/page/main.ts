@@ -6,9 +6,9 @@ import {
   getCacheStats,
   getImage,
   initPixstoreFrontend,
-  type ImageRecord,
-  type PixstoreError,
 } from 'pixstore/frontend'
+import type { PixstoreError } from 'pixstore/shared'
+import type { ImageRecord } from 'pixstore/types'
 
 interface Player {
   id: string

@@ -11,12 +11,12 @@ export interface PixstoreBackendConfig {
   /** Folder of the embedded store: SQLite metadata, encrypted image files, generated secrets. Default `./pixstore-data`. */
   dataDir?: string
   /** Largest image accepted, in bytes, checked before any other work. Default 25 MiB. */
-  maxImageBytes?: number
+  imageMaxBytes?: number
   /**
    * Largest image accepted, in pixels (width × height read from its header), against
    * decompression bombs in apps that later decode the images. Default 40 000 000.
    */
-  maxImagePixels?: number
+  imageMaxPixels?: number
   /**
    * Keep every metadata block of saved images. By default EXIF (but the orientation), XMP,
    * IPTC, comments and text chunks are removed on save, so that a photo's GPS position,
@@ -117,8 +117,8 @@ export interface ResolvedBackendConfig {
   formats: FormatTable
   /** Where a pixstore 3.x data set may be, from the 3.x options or their defaults. */
   legacyData: LegacyLocations
-  maxImageBytes: number
-  maxImagePixels: number
+  imageMaxBytes: number
+  imageMaxPixels: number
   inlineImageMaxBytes: number
   keepMetadata: boolean
   masterKeys: readonly string[] | undefined
@@ -149,8 +149,8 @@ const legacyDataDirName = 'pixstore.data'
 
 const defaults = {
   dataDir: './pixstore-data',
-  maxImageBytes: 25 * 1024 * 1024,
-  maxImagePixels: 40_000_000,
+  imageMaxBytes: 25 * 1024 * 1024,
+  imageMaxPixels: 40_000_000,
   inlineImageMaxBytes: 256 * 1024,
   keepMetadata: false,
   statelessKeyWindowLength: 20_000,
@@ -206,15 +206,15 @@ export function resolveBackendConfig(given: PixstoreBackendConfig = {}, where = 
     )
   }
   requireOption(
-    Number.isSafeInteger(c.maxImageBytes) && c.maxImageBytes > 0,
+    Number.isSafeInteger(c.imageMaxBytes) && c.imageMaxBytes > 0,
     where,
-    'maxImageBytes',
+    'imageMaxBytes',
     'must be a positive whole number of bytes',
   )
   requireOption(
-    Number.isSafeInteger(c.maxImagePixels) && c.maxImagePixels > 0,
+    Number.isSafeInteger(c.imageMaxPixels) && c.imageMaxPixels > 0,
     where,
-    'maxImagePixels',
+    'imageMaxPixels',
     'must be a positive whole number of pixels',
   )
   requireOption(

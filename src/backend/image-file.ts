@@ -47,4 +47,4 @@ export async function readImageFileWithin(file: unknown, maxBytes: number): Prom
 }
 
 const tooLarge = (size: number, maxBytes: number, atLeast = false) =>
-  new PixstoreError('TOO_LARGE', `The image is ${atLeast ? 'over ' : ''}${atLeast ? maxBytes : size} bytes; the limit is ${maxBytes} bytes (option maxImageBytes)`)
+  new PixstoreError('TOO_LARGE', `The image is ${atLeast ? 'over ' : ''}${atLeast ? maxBytes : size} bytes; the limit is ${maxBytes} bytes (option imageMaxBytes)`)

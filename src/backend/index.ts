@@ -29,10 +29,6 @@ export type { PixstoreBackendConfig, PixstoreBackendInitConfig, ResolvedBackendC
 export type { SecretSource } from './secret-source.js'
 export type { SeenInstance, InstanceInfo } from './stores/metadata-store.js'
 export type { RotateOptions } from './maintenance.js'
-export type { ImageRecord, ImageMeta, ImageFormat } from '../types/index.js'
-export { PixstoreError, isPixstoreError } from '../shared/errors.js'
-export type { PixstoreErrorCode } from '../shared/errors.js'
-export type { ErrorHandlingMode, ErrorReportingOptions } from '../shared/error-handling.js'
 
 /** What `initPixstoreBackend` started. */
 export interface PixstoreBackendHandle {
@@ -119,7 +115,7 @@ export function updateImage(id: string, image: ImageInput): Promise<ImageRecord 
   return run((backend) => backend.updateImage(id, image))
 }
 
-/** {@link saveImage} with the bytes of a regular file, read within `maxImageBytes`. */
+/** {@link saveImage} with the bytes of a regular file, read within `imageMaxBytes`. */
 export function saveImageFromFile(file: string, target?: string | SaveImageOptions): Promise<ImageRecord | null> {
   return run((backend) => backend.saveImageFromFile(file, target))
 }

@@ -53,7 +53,7 @@ export interface PixstoreBackend {
   saveImage(image: ImageInput, target?: string | SaveImageOptions): Promise<ImageRecord>
   /** Replaces the image `id` under a new key and a greater token. Errors as `saveImage`, plus `NOT_FOUND`. */
   updateImage(id: string, image: ImageInput): Promise<ImageRecord>
-  /** `saveImage` with a regular file's bytes, read within `maxImageBytes`. */
+  /** `saveImage` with a regular file's bytes, read within `imageMaxBytes`. */
   saveImageFromFile(file: string, target?: string | SaveImageOptions): Promise<ImageRecord>
   /** `updateImage` with a regular file's bytes. */
   updateImageFromFile(id: string, file: string): Promise<ImageRecord>
@@ -94,7 +94,7 @@ export interface PixstoreBackend {
   /** The backend instances (processes) sharing this store that were heard from lately, this one included. */
   liveInstances(): Promise<SeenInstance[]>
   /** Counts, bytes, oldest and newest update. */
-  stats(): Promise<StoreStats>
+  getStats(): Promise<StoreStats>
   /** Stops recording this instance and closes its stores. */
   close(): Promise<void>
 }
@@ -182,7 +182,7 @@ export function openBackend(config: PixstoreBackendConfig | undefined, where: st
     gc: (options) => maintenance.gc(ownProperties(options ?? {})),
     rotateMasterKey: (options) => maintenance.rotateMasterKey(ownProperties(options ?? {})),
     liveInstances: () => maintenance.liveInstances(),
-    stats: () => maintenance.stats(),
+    getStats: () => maintenance.stats(),
     async close() {
       try {
         await beat.stop()

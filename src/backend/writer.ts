@@ -61,7 +61,7 @@ interface WriterContext {
  */
 export function createWriter({ config, metadata, blobs, keys, toRecord }: WriterContext) {
   const tooLarge = (size: number) =>
-    new PixstoreError('TOO_LARGE', `The image is ${size} bytes; the limit is ${config.maxImageBytes} bytes (option maxImageBytes)`)
+    new PixstoreError('TOO_LARGE', `The image is ${size} bytes; the limit is ${config.imageMaxBytes} bytes (option imageMaxBytes)`)
 
   // A rotation may retire the key this instance wraps under at any moment; the store then
   // refuses the commit, and the data key is wrapped again under the key now current.
@@ -79,12 +79,12 @@ export function createWriter({ config, metadata, blobs, keys, toRecord }: Writer
 
   async function write(id: string, input: unknown, mode: 'create' | 'update'): Promise<ImageRecord> {
     const bytes = toBytes(input)
-    if (bytes.byteLength > config.maxImageBytes) throw tooLarge(bytes.byteLength)
+    if (bytes.byteLength > config.imageMaxBytes) throw tooLarge(bytes.byteLength)
     if (mode === 'update' && !(await metadata.get(id))) throw new PixstoreError('NOT_FOUND', `No image with id "${id}"`)
     const image = inspectImage(bytes, config.keepMetadata)
-    if (image.canvasPixels > config.maxImagePixels) {
+    if (image.canvasPixels > config.imageMaxPixels) {
       const declared = image.canvasPixels === image.width * image.height ? `${image.width} × ${image.height} pixels` : `${image.canvasPixels} pixels of canvas`
-      throw new PixstoreError('TOO_LARGE', `The image is ${declared}; the limit is ${config.maxImagePixels} pixels (option maxImagePixels)`)
+      throw new PixstoreError('TOO_LARGE', `The image is ${declared}; the limit is ${config.imageMaxPixels} pixels (option imageMaxPixels)`)
     }
     const formatByte = config.formats.toByte(image.format)
     if (formatByte === undefined) throw new PixstoreError('INVALID_IMAGE', `${image.format} images are not accepted here (option imageFormats)`)
@@ -118,7 +118,7 @@ export function createWriter({ config, metadata, blobs, keys, toRecord }: Writer
     return toRecord(committed.image)
   }
 
-  const readFile = (file: unknown) => readImageFileWithin(file, config.maxImageBytes)
+  const readFile = (file: unknown) => readImageFileWithin(file, config.imageMaxBytes)
 
   return {
     save: async (input: unknown, target: unknown) => write(resolveTarget(target), input, 'create'),

@@ -68,7 +68,7 @@ export async function importFiles(
   const report: Omit<ImportReport, 'skipped'> = { imported: [], alreadyImported: [], failed: [] }
   for (const [i, file] of files.entries()) {
     try {
-      const bytes = await readImageFileWithin(file, backend.config.maxImageBytes)
+      const bytes = await readImageFileWithin(file, backend.config.imageMaxBytes)
       const id = importedImageId(bytes, dir)
       if (await backend.imageExists(id)) report.alreadyImported.push({ file, id })
       else {

@@ -142,7 +142,7 @@ async function main(argv: string[]): Promise<number> {
       const set = legacySource(values)
       const imageFormats = text(values, 'image-formats')?.split(',').map((name) => name.trim()) as PixstoreBackendConfig['imageFormats']
       // The 3.x bytes are kept exactly: no metadata removed, and no limit 3.x did not have.
-      const backend = open({ keepMetadata: true, maxImageBytes: LEGACY_MAX_IMAGE_BYTES, maxImagePixels: Number.MAX_SAFE_INTEGER, imageFormats }, false)
+      const backend = open({ keepMetadata: true, imageMaxBytes: LEGACY_MAX_IMAGE_BYTES, imageMaxPixels: Number.MAX_SAFE_INTEGER, imageFormats }, false)
       return withBackend(backend, async () => {
         const progress = createProgress('import-3x', undefined)
         const report = await importLegacy(set, backend, (done, total) => progress.update(done, total))
@@ -160,7 +160,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'verify':
       return withBackend(open(), async (backend) => {
-        const total = (await backend.stats()).images
+        const total = (await backend.getStats()).images
         const progress = createProgress('verify', total)
         const report = await backend.verify((done) => progress.update(done))
         progress.done(report.checked)
@@ -211,7 +211,7 @@ async function main(argv: string[]): Promise<number> {
       })
     case 'stats':
       return withBackend(open(), async (backend) => {
-        const stats = await backend.stats()
+        const stats = await backend.getStats()
         const when = (at?: { id: string; updatedAt: number }) => (at ? `${new Date(at.updatedAt).toISOString()} (${at.id})` : '-')
         print(
           stats,

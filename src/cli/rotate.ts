@@ -26,7 +26,7 @@ const idOf = (entry: string) => entry.slice(0, entry.indexOf(':'))
 export async function rotateMasterKeyCommand(backend: PixstoreBackend, dataDir: string | undefined, waitMs: number, print: Print): Promise<number> {
   const run = async () => {
     if (dataDir) writeMasterKeyFile(dataDir, [generateMasterKeyEntry(), ...(readMasterKeyFile(dataDir) ?? [])])
-    const total = (await backend.stats()).images
+    const total = (await backend.getStats()).images
     const progress = createProgress('rewrap', total)
     const report = await backend.rotateMasterKey({ onProgress: (done) => progress.update(done), waitMs })
     if (report.notReady.length > 0) {

@@ -13,4 +13,3 @@ export {
   UPDATED_HEADER_LENGTH,
 } from './wire.js'
 export type { Payload } from './wire.js'
-export type { ImageFormat } from './image-format.js'

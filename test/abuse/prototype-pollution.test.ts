@@ -38,8 +38,8 @@ const forge = (id: string, window: number, secret = attackerSecret) =>
   createHmac('sha256', secret).update(`pixstore-proof:${window}:${id}`).digest('base64url')
 const backendOptions = [
   'dataDir',
-  'maxImageBytes',
-  'maxImagePixels',
+  'imageMaxBytes',
+  'imageMaxPixels',
   'inlineImageMaxBytes',
   'keepMetadata',
   'masterKeys',

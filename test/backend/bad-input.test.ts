@@ -77,7 +77,7 @@ describe('bad input to the backend', () => {
   beforeEach(() => {
     parent = tempDir()
     dataDir = path.join(parent.dir, 'data')
-    backend = createPixstoreBackend({ dataDir, maxImageBytes: 1000 * 1000 })
+    backend = createPixstoreBackend({ dataDir, imageMaxBytes: 1000 * 1000 })
   })
   afterEach(async () => {
     await backend.close()
@@ -92,9 +92,9 @@ describe('bad input to the backend', () => {
     await expectNothingStored('avatar')
   })
 
-  it('refuses an image over maxImageBytes with TOO_LARGE, from bytes and from a file', async () => {
+  it('refuses an image over imageMaxBytes with TOO_LARGE, from bytes and from a file', async () => {
     await backend.close()
-    backend = createPixstoreBackend({ dataDir, maxImageBytes: 1000 })
+    backend = createPixstoreBackend({ dataDir, imageMaxBytes: 1000 })
     expect(png.length).toBe(2101)
     await expect(backend.saveImage(png, { id: 'avatar' })).rejects.toMatchObject({ code: 'TOO_LARGE' })
     await expect(backend.saveImageFromFile(fixturePath('sample.png'), { id: 'avatar' })).rejects.toMatchObject({ code: 'TOO_LARGE' })
@@ -103,7 +103,7 @@ describe('bad input to the backend', () => {
 
   it('reads only regular files, never more than the limit: a FIFO, /dev/zero and a file that lies about its size', async () => {
     await backend.close()
-    backend = createPixstoreBackend({ dataDir, maxImageBytes: 1024 })
+    backend = createPixstoreBackend({ dataDir, imageMaxBytes: 1024 })
     const fifo = path.join(parent.dir, 'pipe.png')
     execFileSync('mkfifo', [fifo])
     const started = Date.now()
@@ -174,7 +174,7 @@ describe('bad input to the backend', () => {
     initPixstoreBackend({ dataDir, defaultEndpointEnabled: false, errorHandlingMode: 'silent' })
     expect(getImageRecord('ok', { issuedAt: Date.now() + 60_000 })).toBeNull()
     await closePixstoreBackend()
-    expect(() => initPixstoreBackend({ dataDir, errorHandlingMode: 'silent', maxImageBytes: -1 })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }))
+    expect(() => initPixstoreBackend({ dataDir, errorHandlingMode: 'silent', imageMaxBytes: -1 })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }))
     backend = createPixstoreBackend({ dataDir })
   })
 

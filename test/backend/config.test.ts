@@ -30,7 +30,7 @@ describe('configuration', () => {
   })
 
   it.each([
-    [{ maxImageBytes: 0 }, 'maxImageBytes'],
+    [{ imageMaxBytes: 0 }, 'imageMaxBytes'],
     [{ statelessKeyWindowLength: 0 }, 'statelessKeyWindowLength'],
     [{ statelessProofSecret: 'short' }, 'statelessProofSecret'],
     [{ defaultEndpointListenPort: 70000 }, 'defaultEndpointListenPort'],

@@ -112,7 +112,7 @@ describe('crash safety under SIGKILL', () => {
     const backend = createPixstoreBackend({ dataDir, inlineImageMaxBytes: inline })
     try {
       const report = await backend.gc({ olderThanMs: 0 })
-      const stats = await backend.stats()
+      const stats = await backend.getStats()
       expect(stats.blobs?.count).toBe(stats.images)
       expect((await backend.verify()).failures).toEqual([])
       console.log(`crash test: ${acknowledged} acknowledged writes over ${KILLS} kills; gc removed ${report.removed.length} orphans`)

@@ -40,7 +40,7 @@ describe('the embedded store', () => {
     expect(inlineKeys(data.dir)).toHaveLength(1)
     expect(listFiles(images)).toHaveLength(1)
     expect((await backend.verify()).failures).toEqual([])
-    const stats = await backend.stats()
+    const stats = await backend.getStats()
     expect(stats.blobs).toEqual({ count: 2, bytes: small.length + 1 + large.length + 1 })
 
     await backend.deleteImage('a')
@@ -54,7 +54,7 @@ describe('the embedded store', () => {
     await backend.saveImage(fixture('sample.png'), { id: 'taken' })
     await expect(backend.saveImage(fixture('sample.jpg'), { id: 'taken' })).rejects.toMatchObject({ code: 'ALREADY_EXISTS' })
     expect(inlineKeys(data.dir)).toHaveLength(1)
-    expect((await backend.stats()).blobs?.count).toBe(1)
+    expect((await backend.getStats()).blobs?.count).toBe(1)
   })
 })
 

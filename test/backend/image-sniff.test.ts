@@ -11,8 +11,8 @@ afterAll(async () => {
   data.remove()
 })
 
-const codeOf = async (bytes: Uint8Array, limits: { maxImagePixels?: number } = {}) => {
-  const b = limits.maxImagePixels ? createPixstoreBackend({ dataDir: data.dir, ...limits }) : backend
+const codeOf = async (bytes: Uint8Array, limits: { imageMaxPixels?: number } = {}) => {
+  const b = limits.imageMaxPixels ? createPixstoreBackend({ dataDir: data.dir, ...limits }) : backend
   try {
     await b.saveImage(bytes)
     return 'ACCEPTED'
@@ -61,14 +61,14 @@ describe('image sniffing', () => {
     expect(await codeOf(make())).toBe('INVALID_IMAGE')
   })
 
-  it('refuses an image whose header declares more pixels than maxImagePixels, before decoding anything', async () => {
+  it('refuses an image whose header declares more pixels than imageMaxPixels, before decoding anything', async () => {
     // A 20000 × 20000 PNG header over a tiny body: a decompression bomb for whoever decodes it.
     const bomb = encodePng(1, 1, new Uint8Array(3))
     bomb.writeUInt32BE(20_000, 16)
     bomb.writeUInt32BE(20_000, 20)
     bomb.writeUInt32BE(crc32(bomb.subarray(12, 29)), 29)
     expect(await codeOf(bomb)).toBe('TOO_LARGE')
-    expect(await codeOf(fixture('sample.png'), { maxImagePixels: 96 * 64 - 1 })).toBe('TOO_LARGE')
-    expect(await codeOf(fixture('sample.png'), { maxImagePixels: 96 * 64 })).toBe('ACCEPTED')
+    expect(await codeOf(fixture('sample.png'), { imageMaxPixels: 96 * 64 - 1 })).toBe('TOO_LARGE')
+    expect(await codeOf(fixture('sample.png'), { imageMaxPixels: 96 * 64 })).toBe('ACCEPTED')
   })
 })

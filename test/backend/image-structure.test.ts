@@ -7,7 +7,7 @@ import { fixture, tempDir } from '../helpers.js'
 const data = tempDir()
 afterAll(() => data.remove())
 
-async function outcome(bytes: Uint8Array, options: { maxImagePixels?: number } = {}): Promise<string> {
+async function outcome(bytes: Uint8Array, options: { imageMaxPixels?: number } = {}): Promise<string> {
   const backend = createPixstoreBackend({ dataDir: data.dir, ...options })
   try {
     await backend.saveImage(bytes)
@@ -92,11 +92,11 @@ describe('each format is walked by its structure', () => {
     const gif = Buffer.from(fixture('sample.gif'))
     const screen = Buffer.concat([gif.subarray(0, 6), Buffer.from([10, 0, 10, 0, 0, 0, 0])])
     const frame = Buffer.from([0x2c, 0, 0, 0, 0, 0xb8, 0x0b, 0xb8, 0x0b, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b])
-    expect(await outcome(Buffer.concat([screen, frame]), { maxImagePixels: 1_000_000 })).toBe('TOO_LARGE')
+    expect(await outcome(Buffer.concat([screen, frame]), { imageMaxPixels: 1_000_000 })).toBe('TOO_LARGE')
     const small = Buffer.from(frame)
     small.writeUInt16LE(10, 5)
     small.writeUInt16LE(10, 7)
-    expect(await outcome(Buffer.concat([screen, small]), { maxImagePixels: 1_000_000 })).toBe('ACCEPTED')
+    expect(await outcome(Buffer.concat([screen, small]), { imageMaxPixels: 1_000_000 })).toBe('ACCEPTED')
   })
 
   it('counts the largest canvas: an APNG frame beyond the image', async () => {
@@ -105,7 +105,7 @@ describe('each format is walked by its structure', () => {
     fctl.writeUInt32BE(5000, 4)
     fctl.writeUInt32BE(5000, 8)
     const apng = Buffer.concat([png.subarray(0, 33), pngChunk('acTL', Buffer.from([0, 0, 0, 1, 0, 0, 0, 0])), pngChunk('fcTL', fctl), png.subarray(33)])
-    expect(await outcome(apng, { maxImagePixels: 1_000_000 })).toBe('TOO_LARGE')
+    expect(await outcome(apng, { imageMaxPixels: 1_000_000 })).toBe('TOO_LARGE')
   })
 
   it('counts the largest canvas: an animated WebP frame beyond the canvas', async () => {
@@ -128,7 +128,7 @@ describe('each format is walked by its structure', () => {
     const head = Buffer.alloc(8)
     head.write('RIFF', 0, 'latin1')
     head.writeUInt32LE(body.length, 4)
-    expect(await outcome(Buffer.concat([head, body]), { maxImagePixels: 1_000_000 })).toBe('TOO_LARGE')
+    expect(await outcome(Buffer.concat([head, body]), { imageMaxPixels: 1_000_000 })).toBe('TOO_LARGE')
   })
 
   it('reads an AVIF size from its primary item, not from a decoy ispe placed first', async () => {
@@ -139,7 +139,7 @@ describe('each format is walked by its structure', () => {
     const ftypEnd = avif.readUInt32BE(0)
     const decoy = Buffer.from([0, 0, 0, 28, ...Buffer.from('free'), 0, 0, 0, 20, ...Buffer.from('ispe'), 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1])
     const withDecoy = Buffer.concat([avif.subarray(0, ftypEnd), decoy, avif.subarray(ftypEnd)])
-    expect(await outcome(withDecoy, { maxImagePixels: 1_000_000 })).toBe('TOO_LARGE')
-    expect(await outcome(fixture('sample.avif'), { maxImagePixels: 96 * 64 })).toBe('ACCEPTED')
+    expect(await outcome(withDecoy, { imageMaxPixels: 1_000_000 })).toBe('TOO_LARGE')
+    expect(await outcome(fixture('sample.avif'), { imageMaxPixels: 96 * 64 })).toBe('ACCEPTED')
   })
 })

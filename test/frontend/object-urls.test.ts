@@ -1,8 +1,8 @@
 import 'fake-indexeddb/auto'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createPixstoreBackend, type PixstoreBackend } from 'pixstore/backend'
-import { createPixstoreFrontend, deleteCachedImage, getImage, getImageURL, heldImageURLCount, initPixstoreFrontend, type ImageFetcher } from 'pixstore/frontend'
-import type { ImageRecord } from 'pixstore/types'
+import { createPixstoreFrontend, deleteCachedImage, getImage, getImageURL, heldImageURLCount, initPixstoreFrontend } from 'pixstore/frontend'
+import type { ImageFetcher, ImageRecord } from 'pixstore/types'
 import { samplePicture } from '../../demo/sample-images.js'
 import { errorLog, tempDir, uniqueDbName } from '../helpers.js'
 

@@ -3,8 +3,8 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createPixstoreBackend, type PixstoreBackend } from 'pixstore/backend'
-import { cachedImageExists, getCacheStats, getImage, initPixstoreFrontend, type ImageFetcher } from 'pixstore/frontend'
-import type { ImageRecord } from 'pixstore/types'
+import { cachedImageExists, getCacheStats, getImage, initPixstoreFrontend } from 'pixstore/frontend'
+import type { ImageFetcher, ImageRecord } from 'pixstore/types'
 import { fixture, sha256, sleep, tempDir, uniqueDbName } from '../helpers.js'
 
 const data = tempDir()

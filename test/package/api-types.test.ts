@@ -5,11 +5,11 @@ import {
   getImageRecordAsync,
   initPixstoreBackend,
   saveImage,
-  type ImageRecord,
   type PixstoreBackend,
   type ServedImage,
 } from 'pixstore/backend'
 import { createPixstoreFrontend, getImage, getImageURL, initPixstoreFrontend, type ImageURL, type PixstoreFrontend } from 'pixstore/frontend'
+import type { ImageRecord } from 'pixstore/types'
 
 // Checked by the type checker (`npm test` runs tsc over the tests): the declared types of
 // the main calls, in their instance and module forms.

@@ -54,7 +54,8 @@ describe('the package type-checks in an app that installs only what it uses', ()
     expect(fs.existsSync(path.join(modules, 'pg')) || fs.existsSync(path.join(modules, '@aws-sdk'))).toBe(false)
     write(
       'server.ts',
-      `import { createPostgresMetadataStore, createS3BlobStore, initPixstoreBackend, getImageRecordAsync, type ImageRecord } from 'pixstore/backend'
+      `import { createPostgresMetadataStore, createS3BlobStore, initPixstoreBackend, getImageRecordAsync } from 'pixstore/backend'
+import type { ImageRecord } from 'pixstore/types'
 initPixstoreBackend({
   metadataStore: createPostgresMetadataStore({ connectionString: 'postgres://db/app', poolConfig: { max: 20 } }),
   blobStore: createS3BlobStore({ bucket: 'images', clientConfig: { maxAttempts: 5 } }),
