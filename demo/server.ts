@@ -10,6 +10,7 @@ import {
   closePixstoreBackend,
   deleteImage,
   getImageRecord,
+  getImageRecords,
   initPixstoreBackend,
   pixstoreNodeHandler,
   saveImage,
@@ -95,7 +96,9 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     next()
   })
   app.get('/api/players', (_req, res) => {
-    res.json({ players: players.map(view) })
+    // The whole list's records from one read.
+    const records = getImageRecords(players.map((player) => player.id))
+    res.json({ players: players.map((player, i) => ({ ...player, imageRecord: records?.[i] ?? null })) })
   })
   app.get('/api/players/:id', (req, res) => {
     const player = find(req.params.id)

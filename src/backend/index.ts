@@ -152,6 +152,26 @@ export function getImageRecordAsync(id: string, options?: ImageRecordOptions): P
 }
 
 /**
+ * The records of a page of images (up to 1000 ids) from one read, in the order of `ids`,
+ * `null` for each image that does not exist: for list endpoints. Synchronous, on the
+ * embedded default like {@link getImageRecord}; {@link getImageRecordsAsync} elsewhere.
+ *
+ * @example
+ * ```ts
+ * const records = getImageRecords(players.map((p) => p.id))
+ * res.json(players.map((p, i) => ({ ...p, imageRecord: records?.[i] ?? null })))
+ * ```
+ */
+export function getImageRecords(ids: readonly string[], options?: ImageRecordOptions): (ImageRecord | null)[] | null {
+  return (current?.reporter ?? uninitialised).runSync(() => active().getImageRecords(ids, options))
+}
+
+/** The awaitable form of {@link getImageRecords}; works on every store, in one query on PostgreSQL. */
+export function getImageRecordsAsync(ids: readonly string[], options?: ImageRecordOptions): Promise<(ImageRecord | null)[] | null> {
+  return run((backend) => backend.getImageRecordsAsync(ids, options))
+}
+
+/**
  * The encoded payload for an app's own image route (with its own authentication): pass
  * the id, the client's token and the client's proof; send the bytes as
  * `application/octet-stream` with `Cache-Control: no-store`.

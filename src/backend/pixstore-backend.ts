@@ -70,6 +70,15 @@ export interface PixstoreBackend {
   getImageRecord(id: string, options?: ImageRecordOptions): ImageRecord | null
   /** The awaitable form of `getImageRecord`, on every store. */
   getImageRecordAsync(id: string, options?: ImageRecordOptions): Promise<ImageRecord | null>
+  /**
+   * The records of up to 1000 ids (a page of a list) from one synchronous read, in the
+   * order of `ids`, `null` for each unknown id. Embedded store only, like `getImageRecord`.
+   *
+   * @throws PixstoreError `INVALID_ID` for any invalid id, `INVALID_ARGUMENT` for more than 1000, `UNSUPPORTED` on other stores.
+   */
+  getImageRecords(ids: readonly string[], options?: ImageRecordOptions): (ImageRecord | null)[]
+  /** The awaitable form of `getImageRecords`, on every store: one query on PostgreSQL. */
+  getImageRecordsAsync(ids: readonly string[], options?: ImageRecordOptions): Promise<(ImageRecord | null)[]>
   /** The encoded payload for an app's own image route: the client's id, token and proof in, wire bytes out. */
   customEndpointHelper(imageId: string, clientToken: unknown, statelessProof: unknown): Promise<Uint8Array>
   /**
@@ -172,6 +181,8 @@ export function openBackend(config: PixstoreBackendConfig | undefined, where: st
     imageExists: (id) => writer.exists(id),
     getImageRecord: (id, options) => records.getSync(id, options),
     getImageRecordAsync: (id, options) => records.get(id, options),
+    getImageRecords: (ids, options) => records.getManySync(ids, options),
+    getImageRecordsAsync: (ids, options) => records.getMany(ids, options),
     serveImage: (imageId, clientToken, proof, options) => serving.serve(imageId, clientToken, proof, ownProperties(options ?? {})),
     async customEndpointHelper(imageId, clientToken, statelessProof) {
       // One buffer is wanted here, so the image is read whole rather than streamed.

@@ -82,6 +82,13 @@ export interface MetadataStore {
    */
   getSync?(id: string): StoredImage | undefined
   /**
+   * Optional capability: the rows of several ids in one round trip, in the order of `ids`
+   * (`undefined` where there is none). Without it, Pixstore reads them one id at a time.
+   */
+  getMany?(ids: readonly string[]): Promise<(StoredImage | undefined)[]>
+  /** Optional capability: `getMany`, synchronously (the embedded SQLite store). */
+  getManySync?(ids: readonly string[]): (StoredImage | undefined)[]
+  /**
    * Optional capability: small blobs kept in the metadata store itself, each written by the
    * `commit` of the version that names it, in the same transaction (the embedded SQLite
    * store: a small image then costs one durable write, not a file, its folder and a commit).

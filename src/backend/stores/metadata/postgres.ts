@@ -2,7 +2,7 @@ import type { Pool, PoolClient, PoolConfig } from 'pg'
 import { PixstoreError } from '../../../shared/errors.js'
 import { ownProperties } from '../../../shared/options.js'
 import { assertInstalled, loadOptional } from '../optional-dependency.js'
-import { fromRow, type ImageRow } from './row.js'
+import { fromRow, inIdOrder, type ImageRow } from './row.js'
 import { retiredKeyError, type ImageVersion, type InstanceInfo, type MetadataStore, type StoredImage } from '../metadata-store.js'
 
 const SCHEMA_VERSION = 2
@@ -184,6 +184,10 @@ export function createPostgresMetadataStore(given: PostgresMetadataStoreOptions)
     async get(id) {
       const { rows } = await query('read', `SELECT * FROM ${images} WHERE id = $1`, [id])
       return rows[0] && fromRow(rows[0])
+    },
+    async getMany(ids) {
+      const { rows } = await query('read', `SELECT * FROM ${images} WHERE id = ANY($1::text[])`, [ids])
+      return inIdOrder(ids, rows)
     },
     commit: (version: ImageVersion, mode) =>
       transaction('commit', async (client) => {

@@ -18,6 +18,15 @@ export interface ImageRow {
   updated_at: number | string
 }
 
+/** The stored images of `rows` (in any order) in the order of `ids`, `undefined` where none. */
+export function inIdOrder(ids: readonly string[], rows: readonly ImageRow[]): (StoredImage | undefined)[] {
+  const byId = new Map(rows.map((row) => [row.id, row]))
+  return ids.map((id) => {
+    const row = byId.get(id)
+    return row && fromRow(row)
+  })
+}
+
 /** The stored image a row describes. */
 export const fromRow = (row: ImageRow): StoredImage => ({
   id: row.id,

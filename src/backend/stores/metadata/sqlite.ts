@@ -1,48 +1,8 @@
-import Database from 'better-sqlite3'
 import { ownProperties } from '../../../shared/options.js'
 import { PixstoreError } from '../../../shared/errors.js'
-import { fromRow, type ImageRow } from './row.js'
+import { fromRow, inIdOrder, type ImageRow } from './row.js'
+import { openSqliteDatabase } from './sqlite-schema.js'
 import { retiredKeyError, type ImageVersion, type InstanceInfo, type MetadataStore, type StoredImage, type WrappedKey } from '../metadata-store.js'
-
-const SCHEMA_VERSION = 2
-
-const schema = `
-CREATE TABLE IF NOT EXISTS pixstore_schema (version INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS pixstore_clock (
-  id INTEGER PRIMARY KEY CHECK (id = 1),
-  last_token INTEGER NOT NULL
-);
-INSERT OR IGNORE INTO pixstore_clock (id, last_token) VALUES (1, 0);
-CREATE TABLE IF NOT EXISTS pixstore_images (
-  id TEXT PRIMARY KEY,
-  token INTEGER NOT NULL,
-  key_id TEXT NOT NULL,
-  wrapped_key TEXT NOT NULL,
-  iv TEXT NOT NULL,
-  tag TEXT NOT NULL,
-  blob_key TEXT NOT NULL UNIQUE,
-  format TEXT NOT NULL,
-  bytes INTEGER NOT NULL,
-  width INTEGER NOT NULL,
-  height INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS pixstore_retired_keys (
-  id TEXT PRIMARY KEY,
-  retired_at INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS pixstore_instances (
-  id TEXT PRIMARY KEY,
-  info TEXT NOT NULL,
-  seen_at INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS pixstore_inline_blobs (
-  key TEXT PRIMARY KEY,
-  data BLOB NOT NULL,
-  created_at INTEGER NOT NULL
-);
-`
-
 
 /** Options of the embedded SQLite metadata store. */
 export interface SqliteMetadataStoreOptions {
@@ -55,34 +15,9 @@ export interface SqliteMetadataStoreOptions {
 /** The SQLite store as the embedded backend uses it: with its synchronous key id query. */
 export interface SqliteMetadataStore extends MetadataStore {
   getSync(id: string): StoredImage | undefined
+  getManySync(ids: readonly string[]): (StoredImage | undefined)[]
   /** Ids of the master keys the stored data keys are wrapped under, read synchronously (at start-up). */
   keyIdsInUseSync(): string[]
-}
-
-// What better-sqlite3 (through `bindings`, or Node itself) says when its compiled addon is
-// absent or was built for another Node.js.
-const isMissingBinding = (error: unknown) =>
-  error instanceof Error && /bindings file|better_sqlite3\.node|NODE_MODULE_VERSION|compiled against a different Node/i.test(error.message)
-
-const BUSY_TIMEOUT_MS = 10_000
-
-/**
- * Switches the database to WAL mode. SQLite answers that switch with SQLITE_BUSY at once,
- * without waiting, while another process opens the same file (two app processes starting
- * on a new data directory), so the switch is retried here, up to the busy timeout.
- */
-function enterWalMode(db: Database.Database): void {
-  const deadline = Date.now() + BUSY_TIMEOUT_MS
-  const pause = new Int32Array(new SharedArrayBuffer(4))
-  for (;;) {
-    try {
-      db.pragma('journal_mode = WAL')
-      return
-    } catch (error) {
-      if ((error as { code?: unknown }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw error
-      Atomics.wait(pause, 0, 0, 5 + Math.random() * 20)
-    }
-  }
 }
 
 /**
@@ -100,39 +35,11 @@ export function openSqliteMetadataStore(given: SqliteMetadataStoreOptions): Sqli
   if (!Number.isSafeInteger(inlineMaxBytes) || inlineMaxBytes < 0) {
     throw new PixstoreError('INVALID_CONFIG', 'createSqliteMetadataStore: inlineMaxBytes must be a whole number of bytes')
   }
-  let db: Database.Database
-  try {
-    db = new Database(options.file, { timeout: BUSY_TIMEOUT_MS })
-    enterWalMode(db)
-    // Every commit reaches the disk before the write is acknowledged.
-    db.pragma('synchronous = FULL')
-    // One transaction, so that processes opening a new file at once create one schema row.
-    db.transaction(() => {
-      db.exec(schema)
-      const version = db.prepare('SELECT version FROM pixstore_schema').pluck().get() as number | undefined
-      if (version === undefined) db.prepare('INSERT INTO pixstore_schema (version) VALUES (?)').run(SCHEMA_VERSION)
-      else if (version > SCHEMA_VERSION) {
-        throw new PixstoreError('INVALID_CONFIG', `${options.file} was written by a newer Pixstore (schema ${version})`)
-      } else if (version < SCHEMA_VERSION) {
-        // Version 2 adds the retired keys and the instances (created above): an older
-        // Pixstore would ignore a retirement, so it must not open this file any more.
-        db.prepare('UPDATE pixstore_schema SET version = ?').run(SCHEMA_VERSION)
-      }
-    }).immediate()
-  } catch (cause) {
-    if (cause instanceof PixstoreError) throw cause
-    if (isMissingBinding(cause)) {
-      throw new PixstoreError(
-        'MISSING_DEPENDENCY',
-        "better-sqlite3's native binding could not be loaded: it is built when the package is installed, which installs " +
-          'with --ignore-scripts (or pnpm without allowed builds) skip, and it must match this Node.js. Run: npm rebuild better-sqlite3',
-        { cause },
-      )
-    }
-    throw new PixstoreError('STORAGE_FAILED', `Could not open the metadata database ${options.file}`, { cause })
-  }
+  const db = openSqliteDatabase(options.file)
 
   const select = db.prepare<[string], ImageRow>('SELECT * FROM pixstore_images WHERE id = ?')
+  // One statement for a whole list of ids, passed as one JSON array.
+  const selectMany = db.prepare<[string], ImageRow>('SELECT * FROM pixstore_images WHERE id IN (SELECT value FROM json_each(?))')
   // Tokens come from one clock row for the whole store, so they grow across ids and across
   // delete and re-create. Starting from the wall clock keeps them growing even after a
   // restore from an older backup; `last + 1` keeps them strictly growing within a millisecond.
@@ -240,6 +147,8 @@ export function openSqliteMetadataStore(given: SqliteMetadataStoreOptions): Sqli
       return row && fromRow(row)
     })
 
+  const getManySync = (ids: readonly string[]) => guard('read', () => inIdOrder(ids, selectMany.all(JSON.stringify(ids))))
+
   const keyIdsInUse = db.prepare<[], string>('SELECT DISTINCT key_id FROM pixstore_images ORDER BY key_id').pluck()
   const retire = db.prepare('INSERT OR IGNORE INTO pixstore_retired_keys (id, retired_at) VALUES (?, ?)')
   const retired = db.prepare<[], string>('SELECT id FROM pixstore_retired_keys ORDER BY id').pluck()
@@ -255,6 +164,8 @@ export function openSqliteMetadataStore(given: SqliteMetadataStoreOptions): Sqli
 
   return {
     getSync,
+    getManySync,
+    getMany: async (ids) => getManySync(ids),
     keyIdsInUseSync: () => guard('read', () => keyIdsInUse.all()),
     keyIdsInUse: async () => guard('read', () => keyIdsInUse.all()),
     retireKeys: async (ids) => guard('retire keys', () => retireAll.immediate(ids)),
