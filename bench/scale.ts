@@ -1,11 +1,11 @@
 // Pixstore on the scale-out stores (PostgreSQL metadata, S3 blobs on an s3rver) beside the
-// embedded stores (SQLite, files): the image route under load, and record look-ups.
+// embedded stores (SQLite, files): the image route under load (record look-ups: bench/records.ts).
 // Each server (and s3rver) runs in a process of its own; autocannon runs here.
 
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import pg from 'pg'
-import { concurrentOpsPerSecond, opsPerSecond, repeat, summarise } from './lib/measure.js'
+import { summarise } from './lib/measure.js'
 import { record, section } from './lib/report.js'
 import { checkRun, loadRun, makeTempDir, pixstoreRequest, removeTempDir, runSeconds, startServer, writeBenchImages, type LoadResult, type ServerProcess } from './http.js'
 import type { SavedImage } from './servers/http-server.js'
@@ -55,7 +55,7 @@ export async function runScaleBench(options: { quick?: boolean }): Promise<void>
 
   section(
     `${title} (autocannon ${duration} s × ${reps} runs a case, ${longRun} s for 5 MB × 100 conn; Updated payload)`,
-    'the same route on the embedded stores; record look-ups: getImageRecord (synchronous) on the embedded store',
+    'the same route on the embedded stores',
   )
   const started = Date.now()
   const tmp = makeTempDir('pixstore-bench-scale-')
@@ -135,59 +135,6 @@ export async function runScaleBench(options: { quick?: boolean }): Promise<void>
       }
     }
 
-    // Record look-ups, in this process (no load running now): PostgreSQL beside SQLite.
-    const { createPixstoreBackend, createPostgresMetadataStore, createS3BlobStore } = await import('../src/backend/index.js')
-    const pgBackend = createPixstoreBackend({
-      dataDir: path.join(tmp, 'lookup-shared'),
-      metadataStore: createPostgresMetadataStore({ connectionString: pgUrl, schema }),
-      blobStore: createS3BlobStore({
-        ...s3Options,
-        region: 'us-east-1',
-        forcePathStyle: true,
-        credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-      }),
-      statelessProofSecret: proofSecret,
-      masterKeys: masterKey,
-    })
-    closers.push(() => pgBackend.close())
-    const localBackend = createPixstoreBackend({ dataDir: path.join(tmp, 'lookup-embedded') })
-    closers.push(() => localBackend.close())
-    await localBackend.saveImageFromFile(sources[0]!.file, { id: 'small' })
-
-    const pgCount = quick ? 1000 : 2000
-    const localCount = quick ? 5000 : 10000
-    const pgLookup = async () => {
-      if (!(await pgBackend.getImageRecordAsync('small'))) throw new Error('no record')
-    }
-    const localLookup = () => {
-      if (!localBackend.getImageRecord('small')) throw new Error('no record')
-    }
-    // Warm up: the pool's connections, the prepared tables, the JIT.
-    await concurrentOpsPerSecond(200, 16, pgLookup)
-    await opsPerSecond(2000, localLookup)
-
-    const pgSequential = await repeat(reps, () => opsPerSecond(pgCount, pgLookup))
-    const localSequential = await repeat(reps, () => opsPerSecond(localCount, localLookup))
-    record({
-      workload: 'getImageRecordAsync on PG, sequential',
-      size: '',
-      unit: 'ops/s',
-      pixstore: pgSequential,
-      baseline: localSequential,
-      baselineName: 'getImageRecord, embedded',
-      better: 'higher',
-    })
-    const pgConcurrent = await repeat(reps, () => concurrentOpsPerSecond(pgCount * 2, 16, pgLookup))
-    const localConcurrent = await repeat(reps, () => concurrentOpsPerSecond(localCount, 16, async () => localLookup()))
-    record({
-      workload: 'getImageRecordAsync on PG, 16 callers',
-      size: '',
-      unit: 'ops/s',
-      pixstore: pgConcurrent,
-      baseline: localConcurrent,
-      baselineName: 'getImageRecord, embedded, 16 callers',
-      better: 'higher',
-    })
     console.log(`(scale-out bench took ${((Date.now() - started) / 1000).toFixed(0)} s)`)
   } finally {
     for (const close of closers) await close().catch(() => undefined)
