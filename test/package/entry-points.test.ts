@@ -21,6 +21,8 @@ describe('entry points', () => {
         'deleteImage',
         'getImageRecord',
         'getImageRecordAsync',
+        'getImageRecords',
+        'getImageRecordsAsync',
         'imageExists',
         'initPixstoreBackend',
         'pixstoreNodeHandler',

@@ -2,10 +2,9 @@ import type { Pool, PoolClient, PoolConfig } from 'pg'
 import { PixstoreError } from '../../../shared/errors.js'
 import { ownProperties } from '../../../shared/options.js'
 import { assertInstalled, loadOptional } from '../optional-dependency.js'
+import { migrateTables, postgresTables } from './postgres-schema.js'
 import { fromRow, inIdOrder, type ImageRow } from './row.js'
 import { retiredKeyError, type ImageVersion, type InstanceInfo, type MetadataStore, type StoredImage } from '../metadata-store.js'
-
-const SCHEMA_VERSION = 2
 
 /**
  * What Pixstore uses of a `pg` pool; a `pg.Pool` is one. Declared here, so that these
@@ -23,7 +22,12 @@ export interface PostgresMetadataStoreOptions {
   connectionString?: string
   /** An existing `pg` pool to use (it is not ended by `close`). */
   pool?: PostgresPool
-  /** Settings of `pg`'s `PoolConfig` when Pixstore makes the pool (`max` connections, timeouts, TLS), `connectionString` aside. */
+  /**
+   * Settings of `pg`'s `PoolConfig` when Pixstore makes the pool (`max` connections, timeouts,
+   * TLS), `connectionString` aside. Pixstore's defaults bound every wait, so that a database
+   * that stops answering fails requests instead of holding them: `connectionTimeoutMillis`
+   * 5000, `query_timeout` 15000, `keepAlive` on.
+   */
   poolConfig?: { readonly [setting: string]: unknown }
   /** Schema of the tables, created if missing. Default `public`. */
   schema?: string
@@ -33,6 +37,16 @@ export interface PostgresMetadataStoreOptions {
 
 
 const identifier = /^[a-z_][a-z0-9_]{0,40}$/
+
+/**
+ * Whether an error is the connection's, not the statement's: a socket error, a connection
+ * the server ended (SQLSTATE class 08, or 57P01-57P03 as it shuts down), or a timeout.
+ */
+function isConnectionError(error: unknown): boolean {
+  const { code, message } = error as { code?: unknown; message?: unknown }
+  if (typeof code === 'string') return /^(08|57P0[1-3])/.test(code) || /^E[A-Z]+$/.test(code)
+  return typeof message === 'string' && /Connection terminated|timeout|ended unexpectedly/i.test(message)
+}
 
 /**
  * A metadata store on PostgreSQL (`pg`, an optional peer dependency loaded on first use),
@@ -52,12 +66,8 @@ export function createPostgresMetadataStore(given: PostgresMetadataStoreOptions)
     throw new PixstoreError('INVALID_CONFIG', 'createPostgresMetadataStore: give connectionString or pool')
   }
   if (!options.pool) assertInstalled('pg', 'The PostgreSQL metadata store')
-  const table = (name: string) => `"${schema}"."${prefix}${name}"`
-  const images = table('images')
-  const clock = table('clock')
-  const version = table('schema_version')
-  const retired = table('retired_keys')
-  const instances = table('instances')
+  const tables = postgresTables(schema, prefix)
+  const { images, clock, retired, instances } = tables
   // The database's clock, so that instances on machines whose clocks differ agree on who is live.
   const nowMs = '(extract(epoch from clock_timestamp()) * 1000)::bigint'
 
@@ -72,62 +82,20 @@ export function createPostgresMetadataStore(given: PostgresMetadataStoreOptions)
     (pool ??= options.pool
       ? Promise.resolve(options.pool as unknown as Pool)
       : loadOptional('pg', () => import('pg'), 'The PostgreSQL metadata store').then((pg) => {
-          const created = new pg.default.Pool({ ...(options.poolConfig as PoolConfig | undefined), connectionString: options.connectionString })
+          const created = new pg.default.Pool({
+            connectionTimeoutMillis: 5000,
+            query_timeout: 15_000,
+            keepAlive: true,
+            ...(options.poolConfig as PoolConfig | undefined),
+            connectionString: options.connectionString,
+          })
           // An idle connection that dies must not crash the process; the next query reconnects.
           created.on('error', () => undefined)
           return created
         }))
 
-  async function migrate(p: Pool): Promise<Pool> {
-    const client = await p.connect()
-    try {
-      await client.query('BEGIN')
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`pixstore-migrate:${schema}:${prefix}`])
-      await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`)
-      await client.query(`CREATE TABLE IF NOT EXISTS ${version} (version integer NOT NULL)`)
-      const found = await client.query<{ version: number }>(`SELECT version FROM ${version}`)
-      const current = found.rows[0]?.version ?? 0
-      if (current > SCHEMA_VERSION) throw new PixstoreError('INVALID_CONFIG', `The Pixstore tables were written by a newer Pixstore (schema ${current})`)
-      if (current < 1) {
-        await client.query(`CREATE TABLE ${clock} (id integer PRIMARY KEY CHECK (id = 1), last_token bigint NOT NULL)`)
-        await client.query(`INSERT INTO ${clock} (id, last_token) VALUES (1, 0)`)
-        await client.query(`CREATE TABLE ${images} (
-          id text PRIMARY KEY,
-          token bigint NOT NULL,
-          key_id text NOT NULL,
-          wrapped_key text NOT NULL,
-          iv text NOT NULL,
-          tag text NOT NULL,
-          blob_key text NOT NULL UNIQUE,
-          format text NOT NULL,
-          bytes integer NOT NULL,
-          width integer NOT NULL,
-          height integer NOT NULL,
-          updated_at bigint NOT NULL
-        )`)
-      }
-      if (current < 2) {
-        await client.query(`CREATE TABLE ${retired} (id text PRIMARY KEY, retired_at bigint NOT NULL)`)
-        await client.query(`CREATE TABLE ${instances} (id text PRIMARY KEY, info jsonb NOT NULL, seen_at bigint NOT NULL)`)
-      }
-      if (current < SCHEMA_VERSION) {
-        await client.query(
-          found.rows.length === 0 ? `INSERT INTO ${version} (version) VALUES ($1)` : `UPDATE ${version} SET version = $1`,
-          [SCHEMA_VERSION],
-        )
-      }
-      await client.query('COMMIT')
-      return p
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined)
-      throw error
-    } finally {
-      client.release()
-    }
-  }
-
   const connected = async () => {
-    ready ??= getPool().then(migrate)
+    ready ??= getPool().then((p) => migrateTables(p, tables))
     try {
       return await ready
     } catch (error) {
@@ -144,6 +112,7 @@ export function createPostgresMetadataStore(given: PostgresMetadataStoreOptions)
     } catch (cause) {
       throw fail('connect', cause)
     }
+    let broken: Error | undefined
     try {
       // Read committed whatever the server's default: each statement then sees what committed
       // before it, which the retired-key check after taking the clock row relies on.
@@ -152,22 +121,29 @@ export function createPostgresMetadataStore(given: PostgresMetadataStoreOptions)
       await client.query('COMMIT')
       return result
     } catch (error) {
+      // A connection that failed goes, rather than back to the pool for the next request.
+      if (isConnectionError(error)) broken = error as Error
       await client.query('ROLLBACK').catch(() => undefined)
       throw fail(what, error)
     } finally {
-      client.release()
+      client.release(broken)
     }
   }
 
-  const queryAny = async <Row extends object>(what: string, text: string, values: unknown[]) => {
+  // A statement that met a dropped connection (the database restarted) is sent once more, on
+  // a new one, when sending it twice is harmless: reads, and writes whose second run changes
+  // nothing (`retry: false` for one whose answer would then be wrong).
+  const queryAny = async <Row extends object>(what: string, text: string, values: unknown[], retry = true) => {
     const p = await connected()
-    try {
-      return await p.query<Row & Record<string, unknown>>(text, values)
-    } catch (cause) {
-      throw fail(what, cause)
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await p.query<Row & Record<string, unknown>>(text, values)
+      } catch (cause) {
+        if (!retry || attempt === 2 || !isConnectionError(cause)) throw fail(what, cause)
+      }
     }
   }
-  const query = (what: string, text: string, values: unknown[]) => queryAny<ImageRow>(what, text, values)
+  const query = (what: string, text: string, values: unknown[], retry = true) => queryAny<ImageRow>(what, text, values, retry)
 
   // Run after taking the clock row, which `retireKeys` takes too: a commit either finished
   // before a retirement or sees it.
@@ -214,7 +190,7 @@ export function createPostgresMetadataStore(given: PostgresMetadataStoreOptions)
         return { image }
       }),
     async delete(id) {
-      const { rows } = await query('delete', `DELETE FROM ${images} WHERE id = $1 RETURNING *`, [id])
+      const { rows } = await query('delete', `DELETE FROM ${images} WHERE id = $1 RETURNING *`, [id], false)
       return rows[0] && fromRow(rows[0])
     },
     async list(after, limit) {
