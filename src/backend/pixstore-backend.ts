@@ -104,6 +104,14 @@ export interface PixstoreBackend {
   liveInstances(): Promise<SeenInstance[]>
   /** Counts, bytes, oldest and newest update. */
   getStats(): Promise<StoreStats>
+  /**
+   * Resolves once every store answers (the metadata store reads a row, the blob store's
+   * bucket or folder can be used): for readiness probes. Waits at most the stores' own
+   * timeouts.
+   *
+   * @throws PixstoreError `STORAGE_FAILED` naming the store that cannot be reached.
+   */
+  ready(): Promise<void>
   /** Stops recording this instance and closes its stores. */
   close(): Promise<void>
 }
@@ -194,6 +202,14 @@ export function openBackend(config: PixstoreBackendConfig | undefined, where: st
     rotateMasterKey: (options) => maintenance.rotateMasterKey(ownProperties(options ?? {})),
     liveInstances: () => maintenance.liveInstances(),
     getStats: () => maintenance.stats(),
+    async ready() {
+      try {
+        await metadata.list(undefined, 1)
+      } catch (cause) {
+        throw new PixstoreError('STORAGE_FAILED', `The metadata store cannot be reached: ${(cause as Error).message}`, { cause })
+      }
+      await blobs.check?.()
+    },
     async close() {
       try {
         await beat.stop()

@@ -8,10 +8,12 @@ const documents = ['README.md', 'CONTRIBUTING.md', ...fs.readdirSync('docs').fil
 
 // What the snippets take as given: an app's own objects, named as the docs name them.
 const prelude = `import type { ImageRecord as Record_ } from 'pixstore/types'
+import type { PixstoreBackend } from 'pixstore/backend'
 import type { Express } from 'express'
 declare global {
   type ImageRecord = Record_
   const app: Express
+  const backend: PixstoreBackend
   const pngBytes: Uint8Array
   const player: { id: string; name: string }
   const img: HTMLImageElement

@@ -20,6 +20,8 @@ export interface BlobStore {
    * finds blobs no metadata row points to) and `stats`.
    */
   list?(): AsyncIterable<BlobInfo>
+  /** Optional capability: resolves if the store can be reached and used now (for readiness probes), else throws. */
+  check?(): Promise<void>
   /** Releases handles. */
   close(): Promise<void>
 }

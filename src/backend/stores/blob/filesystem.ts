@@ -99,6 +99,14 @@ export function createFilesystemBlobStore(given: FilesystemBlobStoreOptions): Bl
         }
       }
     },
+    async check() {
+      try {
+        await fs.mkdir(root, { recursive: true })
+        await fs.access(root, fsCallbacks.constants.W_OK)
+      } catch (cause) {
+        throw fail('write', cause)
+      }
+    },
     async close() {},
   }
 }

@@ -27,7 +27,13 @@ export interface S3BlobStoreOptions {
   forcePathStyle?: boolean
   /** Credentials; omit to use the SDK's usual chain (environment, profile, instance role). */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }
-  /** Further settings of the SDK's `S3ClientConfig` (retries, request handler), those above aside. */
+  /** A connection to the server that takes longer is abandoned, in ms. Default 5000. */
+  connectTimeoutMs?: number
+  /** A request on which nothing arrives for this long is abandoned, in ms. Default 30000. */
+  requestTimeoutMs?: number
+  /** Attempts per request, the first included (the SDK retries failures with backoff). Default 3. */
+  maxAttempts?: number
+  /** Further settings of the SDK's `S3ClientConfig` (a request handler of its own, say), those above aside. */
   clientConfig?: { readonly [setting: string]: unknown }
   /** A whole `S3Client` to use instead (it is not destroyed by `close`). */
   client?: S3ClientLike
@@ -64,6 +70,14 @@ export function createS3BlobStore(given: S3BlobStoreOptions): BlobStore {
               // reject the newer default of a checksum trailer on every upload.
               requestChecksumCalculation: 'WHEN_REQUIRED',
               responseChecksumValidation: 'WHEN_REQUIRED',
+              // Every wait is bounded: an object store that stops answering fails requests
+              // (after retries) instead of holding them and their sockets.
+              maxAttempts: options.maxAttempts ?? 3,
+              requestHandler: {
+                connectionTimeout: options.connectTimeoutMs ?? 5000,
+                requestTimeout: options.requestTimeoutMs ?? 30_000,
+                throwOnRequestTimeout: true,
+              },
               ...(options.clientConfig as Omit<S3ClientConfig, 'region'> | undefined),
               region: options.region ?? 'us-east-1',
               endpoint: options.endpoint,
@@ -134,6 +148,14 @@ export function createS3BlobStore(given: S3BlobStoreOptions): BlobStore {
         }
         token = page.IsTruncated ? page.NextContinuationToken : undefined
       } while (token)
+    },
+    async check() {
+      const [s3, c] = [await sdk(), await getClient()]
+      try {
+        await c.send(new s3.HeadBucketCommand({ Bucket: options.bucket }))
+      } catch (cause) {
+        throw new PixstoreError('STORAGE_FAILED', `S3 bucket "${options.bucket}" cannot be reached: ${(cause as Error).message ?? cause}`, { cause })
+      }
     },
     async close() {
       if (!options.client && client) (await client.catch(() => undefined))?.destroy()
