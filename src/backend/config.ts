@@ -3,6 +3,7 @@ import { refuseReportingOptions, type ErrorReportingOptions } from '../shared/er
 import { defaultFormats, formatsFromList, type FormatTable, type LegacyImageFormat } from '../shared/image-format.js'
 import { warnOnce } from '../shared/log.js'
 import { isValidRoute, ownProperties, rejectUnknownOptions, requireOption } from '../shared/options.js'
+import type { PixstoreEvent } from './events.js'
 import type { BlobStore } from './stores/blob-store.js'
 import type { MetadataStore } from './stores/metadata-store.js'
 
@@ -84,6 +85,12 @@ export interface PixstoreBackendConfig {
   /** Where encrypted images live. Default: files under `dataDir/images`. For several instances, `createS3BlobStore(...)`. */
   blobStore?: BlobStore
   /**
+   * Called with every image request this instance answers and every save, update and
+   * delete, with its outcome and timings: feed it to Prometheus or OpenTelemetry. Called
+   * synchronously: keep it quick. What it throws is logged once and otherwise ignored.
+   */
+  onEvent?: (event: PixstoreEvent) => void
+  /**
    * The pixstore 3.x list of accepted formats, honoured as 3.x did: only the formats listed
    * are accepted, and the entry at index i is the format byte i + 1 inside the encryption
    * (the frontend must be given the same list). Default: png, jpeg, webp, gif and avif, with
@@ -124,6 +131,7 @@ export interface ResolvedBackendConfig {
   masterKeys: readonly string[] | undefined
   metadataStore: MetadataStore | undefined
   blobStore: BlobStore | undefined
+  onEvent: ((event: PixstoreEvent) => void) | undefined
   statelessKeyWindowLength: number
   statelessProofSecret: readonly string[] | undefined
   defaultEndpointEnabled: boolean
@@ -166,7 +174,7 @@ const defaults = {
   accessControlAllowOrigin: '*',
 } as const
 
-const optionNames = [...Object.keys(defaults), 'statelessProofSecret', 'masterKeys', 'metadataStore', 'blobStore', 'imageFormats', 'imageRootDir', 'databasePath']
+const optionNames = [...Object.keys(defaults), 'statelessProofSecret', 'masterKeys', 'metadataStore', 'blobStore', 'onEvent', 'imageFormats', 'imageRootDir', 'databasePath']
 
 /**
  * Fills in defaults and validates every option, including the secret policy of shared stores.
@@ -323,8 +331,10 @@ export function resolveBackendConfig(given: PixstoreBackendConfig = {}, where = 
     )
     requireOption(masterKeys !== undefined || Boolean(process.env.PIXSTORE_MASTER_KEY), where, 'masterKeys', 'is required with a shared metadataStore (or PIXSTORE_MASTER_KEY)')
   }
+  requireOption(config.onEvent === undefined || typeof config.onEvent === 'function', where, 'onEvent', 'must be a function')
   return {
     ...c,
+    onEvent: config.onEvent,
     formats,
     legacyData,
     metadataStore: config.metadataStore,

@@ -29,6 +29,7 @@ export type { PixstoreBackendConfig, PixstoreBackendInitConfig, ResolvedBackendC
 export type { SecretSource } from './secret-source.js'
 export type { SeenInstance, InstanceInfo } from './stores/metadata-store.js'
 export type { RotateOptions } from './maintenance.js'
+export type { PixstoreEvent } from './events.js'
 
 /** What `initPixstoreBackend` started. */
 export interface PixstoreBackendHandle {

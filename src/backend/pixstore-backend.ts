@@ -5,6 +5,7 @@ import { ownProperties } from '../shared/options.js'
 import type { ImageRecord } from '../types/index.js'
 import { joinParts } from './body-parts.js'
 import { resolveBackendConfig, type PixstoreBackendConfig, type ResolvedBackendConfig } from './config.js'
+import { createEvents } from './events.js'
 import { encodeServed, parseClientToken } from './http/payload.js'
 import { startInstanceBeat } from './instance-beat.js'
 import { createInstanceKeys, type InstanceKeys } from './instance-keys.js'
@@ -171,10 +172,20 @@ export function openBackend(config: PixstoreBackendConfig | undefined, where: st
   }
   const beat = startInstanceBeat(metadata, keys, resolved.statelessKeyWindowLength)
   const records = createRecords(metadata, keys)
-  const writer = createWriter({ config: resolved, metadata, blobs, keys, toRecord: (image) => records.toRecord(image) })
+  const events = createEvents(resolved.onEvent)
+  const writer = createWriter({ config: resolved, metadata, blobs, keys, events, toRecord: (image) => records.toRecord(image) })
   // Reads find a blob where it is: inline in the metadata store, or in the blob store.
   const stored = storedBlobs(metadata, blobs)
-  const serving = createServing(metadata, stored, keys.signer, records.dataKeyOf)
+  const serving = createServing(
+    metadata,
+    stored,
+    keys.signer,
+    records.dataKeyOf,
+    events.enabled
+      ? (id, served, t) =>
+          events.emit({ type: 'serve', id, state: served.state, bytes: encodeServed(served).length, durationMs: t.durationMs, metadataMs: t.storesMs - t.blobMs, blobMs: t.blobMs })
+      : undefined,
+  )
   const maintenance = createMaintenance({ metadata, blobs: stored, keys, beat, dataKeyOf: records.dataKeyOf, formats: resolved.formats })
 
   return {

@@ -31,20 +31,62 @@ const STREAM_ABOVE = 1024 * 1024
 
 const isMissing = (value: unknown) => value === undefined || value === null || value === ''
 
-/** The serving side of a backend: checks a request's proof and finds what to send. */
-export function createServing(metadata: MetadataStore, blobs: StoredBlobs, signer: ProofSigner, dataKeyOf: (image: StoredImage) => Buffer) {
-  async function loadCurrent(id: string, stream: boolean) {
+/** Where the time of one request went, in ms. */
+export interface ServeTimings {
+  durationMs: number
+  /** In the stores: the metadata store, then reading or opening the blob. */
+  storesMs: number
+  blobMs: number
+}
+
+/**
+ * The serving side of a backend: checks a request's proof and finds what to send.
+ * `onServed`, if given, learns each answer and where its time went.
+ */
+export function createServing(
+  metadata: MetadataStore,
+  blobs: StoredBlobs,
+  signer: ProofSigner,
+  dataKeyOf: (image: StoredImage) => Buffer,
+  onServed?: (id: string | undefined, served: ServedImage, timings: ServeTimings) => void,
+) {
+  async function loadCurrent(id: string, stream: boolean, timings: ServeTimings) {
     const found = await readCurrentBlob(metadata, id, async (image) => {
-      // Large images are streamed where the store can; smaller ones are read whole, which
-      // costs less per request.
-      if (stream && blobs.open && image.bytes + 1 > STREAM_ABOVE) {
-        const opened = await blobs.open(image.blobKey)
-        return opened && { body: opened.body as BodyPart, size: opened.size }
+      const started = performance.now()
+      try {
+        // Large images are streamed where the store can; smaller ones are read whole, which
+        // costs less per request.
+        if (stream && blobs.open && image.bytes + 1 > STREAM_ABOVE) {
+          const opened = await blobs.open(image.blobKey)
+          return opened && { body: opened.body as BodyPart, size: opened.size }
+        }
+        const bytes = await blobs.read(image.blobKey)
+        return bytes && { body: bytes as BodyPart, size: bytes.byteLength }
+      } finally {
+        timings.blobMs += performance.now() - started
       }
-      const bytes = await blobs.read(image.blobKey)
-      return bytes && { body: bytes as BodyPart, size: bytes.byteLength }
     })
     return found && { image: found.image, ...found.value }
+  }
+
+  async function find(imageId: unknown, clientToken: number | undefined, proof: unknown, stream: boolean, timings: ServeTimings): Promise<ServedImage> {
+    if (isMissing(imageId)) return { state: 'missing-id' }
+    if (isMissing(proof)) return { state: 'missing-proof' }
+    // The proof is checked before anything is looked up: without it, nothing tells whether an id exists.
+    if (!isValidId(imageId) || typeof proof !== 'string' || !signer.verify(imageId, proof)) return { state: 'invalid-proof' }
+    const started = performance.now()
+    try {
+      const current = await loadCurrent(imageId, stream, timings)
+      if (!current) return { state: 'not-found' }
+      if (clientToken === current.image.token) return { state: 'current', ...current }
+      return { state: 'updated', ...current, dataKey: dataKeyOf(current.image) }
+    } catch (error) {
+      const detail = error instanceof Error ? error.message : String(error)
+      console.error(`[pixstore] serving image "${imageId}" failed: ${detail}`)
+      return { state: 'failed' }
+    } finally {
+      timings.storesMs = performance.now() - started
+    }
   }
 
   return {
@@ -53,20 +95,14 @@ export function createServing(metadata: MetadataStore, blobs: StoredBlobs, signe
      * (`undefined` for none) with `proof`. Never throws: a failure is `failed`, and logged.
      */
     async serve(imageId: unknown, clientToken: number | undefined, proof: unknown, { stream = true }: ServeOptions = {}): Promise<ServedImage> {
-      if (isMissing(imageId)) return { state: 'missing-id' }
-      if (isMissing(proof)) return { state: 'missing-proof' }
-      // The proof is checked before anything is looked up: without it, nothing tells whether an id exists.
-      if (!isValidId(imageId) || typeof proof !== 'string' || !signer.verify(imageId, proof)) return { state: 'invalid-proof' }
-      try {
-        const current = await loadCurrent(imageId, stream)
-        if (!current) return { state: 'not-found' }
-        if (clientToken === current.image.token) return { state: 'current', ...current }
-        return { state: 'updated', ...current, dataKey: dataKeyOf(current.image) }
-      } catch (error) {
-        const detail = error instanceof Error ? error.message : String(error)
-        console.error(`[pixstore] serving image "${imageId}" failed: ${detail}`)
-        return { state: 'failed' }
+      const timings: ServeTimings = { durationMs: 0, storesMs: 0, blobMs: 0 }
+      const started = performance.now()
+      const served = await find(imageId, clientToken, proof, stream, timings)
+      if (onServed) {
+        timings.durationMs = performance.now() - started
+        onServed(isValidId(imageId) ? imageId : undefined, served, timings)
       }
+      return served
     },
   }
 }

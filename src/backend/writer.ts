@@ -3,6 +3,7 @@ import { PixstoreError } from '../shared/errors.js'
 import { ownProperties } from '../shared/options.js'
 import type { ImageRecord } from '../types/index.js'
 import type { ResolvedBackendConfig } from './config.js'
+import type { Events } from './events.js'
 import { encryptImage } from './encryption.js'
 import { assertValidId, generateId } from './ids.js'
 import { readImageFileWithin } from './image-file.js'
@@ -48,6 +49,7 @@ function resolveTarget(target: unknown): string {
 }
 
 interface WriterContext {
+  events: Events
   config: ResolvedBackendConfig
   metadata: MetadataStore
   blobs: BlobStore
@@ -59,7 +61,7 @@ interface WriterContext {
  * The write pipeline: check the bytes, remove metadata, encrypt under a fresh data key,
  * write the blob (durable), then commit the row, and remove the blob it replaced.
  */
-export function createWriter({ config, metadata, blobs, keys, toRecord }: WriterContext) {
+export function createWriter({ config, metadata, blobs, keys, events, toRecord }: WriterContext) {
   const tooLarge = (size: number) =>
     new PixstoreError('TOO_LARGE', `The image is ${size} bytes; the limit is ${config.imageMaxBytes} bytes (option imageMaxBytes)`)
 
@@ -120,26 +122,37 @@ export function createWriter({ config, metadata, blobs, keys, toRecord }: Writer
 
   const readFile = (file: unknown) => readImageFileWithin(file, config.imageMaxBytes)
 
+  const stored = (record: ImageRecord) => ({ id: record.id, bytes: record.bytes })
+  // The id a write is for, when it can be told before the write is tried.
+  const knownId = (id: unknown) => (typeof id === 'string' ? id : undefined)
+  const targetId = (target: unknown) =>
+    typeof target === 'object' && target !== null ? knownId((target as SaveImageOptions).id) : undefined
+
   return {
-    save: async (input: unknown, target: unknown) => write(resolveTarget(target), input, 'create'),
-    async update(id: string, input: unknown) {
-      assertValidId(id)
-      return write(id, input, 'update')
-    },
-    async saveFromFile(file: unknown, target: unknown) {
-      const id = resolveTarget(target)
-      return write(id, await readFile(file), 'create')
-    },
-    async updateFromFile(id: string, file: unknown) {
-      assertValidId(id)
-      return write(id, await readFile(file), 'update')
-    },
-    async remove(id: string): Promise<boolean> {
-      assertValidId(id)
-      const removed = await metadata.delete(id)
-      if (removed) await blobs.delete(removed.blobKey).catch(() => undefined)
-      return removed !== undefined
-    },
+    save: (input: unknown, target: unknown) =>
+      events.write('save', targetId(target), () => write(resolveTarget(target), input, 'create'), stored),
+    update: (id: string, input: unknown) =>
+      events.write('update', knownId(id), async () => {
+        assertValidId(id)
+        return write(id, input, 'update')
+      }, stored),
+    saveFromFile: (file: unknown, target: unknown) =>
+      events.write('save', targetId(target), async () => {
+        const id = resolveTarget(target)
+        return write(id, await readFile(file), 'create')
+      }, stored),
+    updateFromFile: (id: string, file: unknown) =>
+      events.write('update', knownId(id), async () => {
+        assertValidId(id)
+        return write(id, await readFile(file), 'update')
+      }, stored),
+    remove: (id: string): Promise<boolean> =>
+      events.write('delete', knownId(id), async () => {
+        assertValidId(id)
+        const removed = await metadata.delete(id)
+        if (removed) await blobs.delete(removed.blobKey).catch(() => undefined)
+        return removed !== undefined
+      }),
     async exists(id: string): Promise<boolean> {
       assertValidId(id)
       return (await metadata.get(id)) !== undefined
