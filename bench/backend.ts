@@ -3,6 +3,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { createPixstoreBackend, type PixstoreBackend } from 'pixstore/backend'
+import { pixstore3 } from './lib/pixstore3.js'
 import { benchImages, type BenchImage } from './lib/images.js'
 import { concurrentOpsPerSecond, opsPerSecond, repeat, summarise } from './lib/measure.js'
 import { record, section } from './lib/report.js'
@@ -64,6 +65,13 @@ async function writes(backend: PixstoreBackend, image: BenchImage, root: string,
   record({ workload: 'saveImage (durable)', size: image.label, unit: 'ops/s', pixstore: save, baseline, better: higher, target: atLeast(1 / 1.5, '<= 1.5 × time') })
   const update = await repeat(3, () => opsPerSecond(count, (i) => backend.updateImage(ids[i % ids.length]!, image.bytes)))
   record({ workload: 'updateImage (durable)', size: image.label, unit: 'ops/s', pixstore: update, baseline, better: higher, target: atLeast(1 / 1.5, '<= 1.5 × time') })
+  // pixstore 3.2.1 on the same bytes: its writes are not synced (a crash can lose or tear them).
+  const v3 = await pixstore3(root)
+  const v3ids: string[] = []
+  const v3save = await repeat(3, () => opsPerSecond(count, async () => v3ids.push((await v3.saveImage(image.bytes)).id)))
+  record({ workload: 'saveImage (durable) vs 3.2.1 (not durable)', size: image.label, unit: 'ops/s', pixstore: save, baseline: v3save, better: higher })
+  const v3update = await repeat(3, () => opsPerSecond(count, (i) => v3.updateImage(v3ids[i % v3ids.length]!, image.bytes)))
+  record({ workload: 'updateImage (durable) vs 3.2.1 (not durable)', size: image.label, unit: 'ops/s', pixstore: update, baseline: v3update, better: higher })
   for (const id of ids) await backend.deleteImage(id)
   fs.rmSync(baselineDir, { recursive: true, force: true })
 }
@@ -122,6 +130,26 @@ async function payloads(backend: PixstoreBackend, image: BenchImage, root: strin
       baselineName: 'fs.readFile of the same bytes',
       better: higher,
       target: atLeast(0.9, '>= 0.9 × readFile'),
+    })
+  }
+  // pixstore 3.2.1's customEndpointHelper on the same image, in the same run.
+  const v3 = await pixstore3(root)
+  const v3saved = await v3.saveImage(image.bytes)
+  for (const [kind, token] of [
+    ['Success', v3saved.token],
+    ['Updated', undefined],
+  ] as const) {
+    const ours = await repeat(3, () => opsPerSecond(count, () => backend.customEndpointHelper(saved.id, kind === 'Success' ? saved.token : undefined, saved.statelessProof)))
+    const theirs = await repeat(3, () => opsPerSecond(count, () => v3.customEndpointHelper(v3saved.id, token, v3saved.statelessProof)))
+    record({
+      workload: `payload generation (${kind}) vs 3.2.1`,
+      size: image.label,
+      unit: 'ops/s',
+      pixstore: ours,
+      baseline: theirs,
+      baselineName: 'pixstore 3.2.1 customEndpointHelper',
+      better: higher,
+      target: atLeast(1, '>= 3.2.1'),
     })
   }
   // The floor of decryption in the browser is the same AES-GCM: shown for reference.

@@ -3,10 +3,9 @@ import path from 'node:path'
 import { PixstoreError } from '../shared/errors.js'
 import { ownProperties } from '../shared/options.js'
 import type { ImageRecord } from '../types/index.js'
-import { joinParts } from './body-parts.js'
 import { resolveBackendConfig, type PixstoreBackendConfig, type ResolvedBackendConfig } from './config.js'
 import { createEvents } from './events.js'
-import { encodeServed, parseClientToken } from './http/payload.js'
+import { encodeServed, encodeServedWhole, headerLengthFor, parseClientToken } from './http/payload.js'
 import { startInstanceBeat } from './instance-beat.js'
 import { createInstanceKeys, type InstanceKeys } from './instance-keys.js'
 import { refuseUnimportedLegacyData } from './legacy-3x.js'
@@ -202,11 +201,11 @@ export function openBackend(config: PixstoreBackendConfig | undefined, where: st
     getImageRecordAsync: (id, options) => records.get(id, options),
     getImageRecords: (ids, options) => records.getManySync(ids, options),
     getImageRecordsAsync: (ids, options) => records.getMany(ids, options),
-    serveImage: (imageId, clientToken, proof, options) => serving.serve(imageId, clientToken, proof, ownProperties(options ?? {})),
+    serveImage: (imageId, clientToken, proof, options) => serving.serve(imageId, clientToken, proof, { stream: ownProperties(options ?? {}).stream }),
     async customEndpointHelper(imageId, clientToken, statelessProof) {
-      // One buffer is wanted here, so the image is read whole rather than streamed.
-      const served = await serving.serve(imageId, parseClientToken(clientToken), statelessProof, { stream: false })
-      return joinParts(encodeServed(served).parts)
+      // One buffer is wanted here: the image is read whole, after room for the header.
+      const token = parseClientToken(clientToken)
+      return encodeServedWhole(await serving.serve(imageId, token, statelessProof, { stream: false, headerRoom: headerLengthFor(token) }))
     },
     verify: (onProgress) => maintenance.verify(onProgress),
     gc: (options) => maintenance.gc(ownProperties(options ?? {})),

@@ -26,6 +26,14 @@ export interface ServeOptions {
   stream?: boolean
 }
 
+/** Pixstore's own serving options: `headerRoom` reads the image whole after that many free bytes (`frame`). */
+interface InternalServeOptions extends ServeOptions {
+  headerRoom?: (image: StoredImage) => number
+}
+
+/** An answer whose image was read into `frame`, after free room for the payload header. */
+export type FramedServedImage = ServedImage & { frame?: Uint8Array }
+
 // Images larger than this are streamed from stores that can stream, rather than read whole.
 const STREAM_ABOVE = 1024 * 1024
 
@@ -50,10 +58,15 @@ export function createServing(
   dataKeyOf: (image: StoredImage) => Buffer,
   onServed?: (id: string | undefined, served: ServedImage, timings: ServeTimings) => void,
 ) {
-  async function loadCurrent(id: string, stream: boolean, timings: ServeTimings) {
+  async function loadCurrent(id: string, { stream = true, headerRoom }: InternalServeOptions, timings: ServeTimings) {
     const found = await readCurrentBlob(metadata, id, async (image) => {
       const started = performance.now()
       try {
+        if (headerRoom && blobs.readWithRoom) {
+          const room = headerRoom(image)
+          const frame = await blobs.readWithRoom(image.blobKey, room)
+          return frame && { body: frame.subarray(room) as BodyPart, size: frame.byteLength - room, frame }
+        }
         // Large images are streamed where the store can; smaller ones are read whole, which
         // costs less per request.
         if (stream && blobs.open && image.bytes + 1 > STREAM_ABOVE) {
@@ -69,14 +82,20 @@ export function createServing(
     return found && { image: found.image, ...found.value }
   }
 
-  async function find(imageId: unknown, clientToken: number | undefined, proof: unknown, stream: boolean, timings: ServeTimings): Promise<ServedImage> {
+  async function find(
+    imageId: unknown,
+    clientToken: number | undefined,
+    proof: unknown,
+    options: InternalServeOptions,
+    timings: ServeTimings,
+  ): Promise<FramedServedImage> {
     if (isMissing(imageId)) return { state: 'missing-id' }
     if (isMissing(proof)) return { state: 'missing-proof' }
     // The proof is checked before anything is looked up: without it, nothing tells whether an id exists.
     if (!isValidId(imageId) || typeof proof !== 'string' || !signer.verify(imageId, proof)) return { state: 'invalid-proof' }
     const started = performance.now()
     try {
-      const current = await loadCurrent(imageId, stream, timings)
+      const current = await loadCurrent(imageId, options, timings)
       if (!current) return { state: 'not-found' }
       if (clientToken === current.image.token) return { state: 'current', ...current }
       return { state: 'updated', ...current, dataKey: dataKeyOf(current.image) }
@@ -94,10 +113,10 @@ export function createServing(
      * What to answer a request for `imageId` from a client holding version `clientToken`
      * (`undefined` for none) with `proof`. Never throws: a failure is `failed`, and logged.
      */
-    async serve(imageId: unknown, clientToken: number | undefined, proof: unknown, { stream = true }: ServeOptions = {}): Promise<ServedImage> {
+    async serve(imageId: unknown, clientToken: number | undefined, proof: unknown, options: InternalServeOptions = {}): Promise<FramedServedImage> {
       const timings: ServeTimings = { durationMs: 0, storesMs: 0, blobMs: 0 }
       const started = performance.now()
-      const served = await find(imageId, clientToken, proof, stream, timings)
+      const served = await find(imageId, clientToken, proof, options, timings)
       if (onServed) {
         timings.durationMs = performance.now() - started
         onServed(isValidId(imageId) ? imageId : undefined, served, timings)

@@ -2,7 +2,7 @@ import { fork } from 'node:child_process'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createPixstoreBackend, type PixstoreBackend } from 'pixstore/backend'
+import { createPixstoreBackend, createWebHandler, type PixstoreBackend } from 'pixstore/backend'
 import { samplePicture } from '../../demo/sample-images.js'
 import { fixture, listFiles, tempDir } from '../helpers.js'
 
@@ -47,6 +47,24 @@ describe('the embedded store', () => {
     await backend.deleteImage('b')
     expect(inlineKeys(data.dir)).toEqual([])
     expect(listFiles(images)).toEqual([])
+  })
+
+  it('gives through customEndpointHelper the bytes the image route sends, for inline and file images, in both states', async () => {
+    const small = fixture('sample.png')
+    backend = createPixstoreBackend({ dataDir: data.dir, inlineImageMaxBytes: small.length + 100 })
+    const route = createWebHandler(backend)
+    for (const [id, image] of [['inline', small], ['file', samplePicture(3, 300)]] as const) {
+      const record = await backend.saveImage(image, { id })
+      for (const token of [undefined, record.token]) {
+        const headers: Record<string, string> = { 'x-pixstore-proof': record.statelessProof }
+        if (token !== undefined) headers['x-pixstore-token'] = String(token)
+        const sent = Buffer.from(await (await route(new Request(`http://app/pixstore-image/${id}`, { headers }))).arrayBuffer())
+        const helped = Buffer.from(await backend.customEndpointHelper(id, token, record.statelessProof))
+        expect(helped.equals(sent), `${id}, token ${token}`).toBe(true)
+        expect(helped[0]).toBe(token === undefined ? 1 : 0)
+      }
+    }
+    expect(inlineKeys(data.dir)).toHaveLength(1)
   })
 
   it('leaves nothing behind when a commit is refused', async () => {

@@ -25,6 +25,19 @@ export function testBlobStore(name: string, open: () => Promise<{ store: BlobSto
       expect(await store.read(newKey())).toBeUndefined()
     })
 
+    it('reads a blob after free room for a header, where it can, and nothing for a missing key', async () => {
+      expect(store.readWithRoom).toBeTypeOf('function')
+      const key = newKey()
+      const bytes = randomBytes(700_000)
+      await store.write(key, bytes)
+      for (const room of [0, 1, 69]) {
+        const framed = Buffer.from((await store.readWithRoom!(key, room))!)
+        expect(framed.length).toBe(room + bytes.length)
+        expect(framed.subarray(room)).toEqual(bytes)
+      }
+      expect(await store.readWithRoom!(newKey(), 1)).toBeUndefined()
+    })
+
     it('deletes, and deleting a missing key is no error', async () => {
       const key = newKey()
       await store.write(key, randomBytes(10))

@@ -1,6 +1,7 @@
-import { PayloadState, encodeUpdatedHeader } from '../../shared/wire.js'
+import { PayloadState, UPDATED_HEADER_LENGTH, encodeUpdatedHeader } from '../../shared/wire.js'
 import type { BodyPart } from '../body-parts.js'
-import type { ServedImage } from '../serving.js'
+import { joinParts } from '../body-parts.js'
+import type { FramedServedImage, ServedImage } from '../serving.js'
 
 /** A payload ready to send: its parts in order (bytes, or streams of bytes) and its total length. */
 export interface PayloadParts {
@@ -39,4 +40,22 @@ export function encodeServed(served: ServedImage): PayloadParts {
       return { parts: [header, served.body], length: header.byteLength + served.size }
     }
   }
+}
+
+/** The header length of the payload that answers a client holding `clientToken` for `image`. */
+export const headerLengthFor = (clientToken: number | undefined) => (image: { token: number }) =>
+  clientToken === image.token ? 1 : UPDATED_HEADER_LENGTH
+
+/**
+ * The whole payload in one buffer: the header written into the room the image was read
+ * after (no copy of the image), else the parts joined.
+ */
+export async function encodeServedWhole(served: FramedServedImage): Promise<Uint8Array> {
+  const { parts, length } = encodeServed(served)
+  const [header] = parts
+  if (served.frame && served.frame.byteLength === length && header instanceof Uint8Array && parts.length === 2) {
+    served.frame.set(header, 0)
+    return served.frame
+  }
+  return joinParts(parts)
 }

@@ -20,6 +20,12 @@ export interface BlobStore {
    * finds blobs no metadata row points to) and `stats`.
    */
   list?(): AsyncIterable<BlobInfo>
+  /**
+   * Optional capability: the bytes under `key` in a new buffer that starts with `room` free
+   * bytes (where a payload header is then written, saving a copy of the whole image), or
+   * `undefined` if there are none.
+   */
+  readWithRoom?(key: string, room: number): Promise<Uint8Array | undefined>
   /** Optional capability: resolves if the store can be reached and used now (for readiness probes), else throws. */
   check?(): Promise<void>
   /** Releases handles. */

@@ -4,6 +4,8 @@ import type { MetadataStore } from './metadata-store.js'
 /** Every blob of a backend, wherever it lives: inline in the metadata store, or in the blob store. */
 export interface StoredBlobs {
   read(key: string): Promise<Uint8Array | undefined>
+  /** The blob after `room` free bytes, where the store can read it so. */
+  readWithRoom?(key: string, room: number): Promise<Uint8Array | undefined>
   /** The blob as a stream with its size, where it can be streamed. */
   open?(key: string): Promise<BlobStream | undefined>
   delete(key: string): Promise<void>
@@ -16,6 +18,15 @@ export function storedBlobs(metadata: MetadataStore, blobs: BlobStore): StoredBl
   if (!inline) return blobs
   return {
     read: async (key) => (await inline.read(key)) ?? blobs.read(key),
+    readWithRoom: blobs.readWithRoom
+      ? async (key, room) => {
+          const bytes = await inline.read(key)
+          if (!bytes) return blobs.readWithRoom!(key, room)
+          const framed = Buffer.allocUnsafe(room + bytes.byteLength)
+          framed.set(bytes, room)
+          return framed
+        }
+      : undefined,
     open: blobs.open
       ? async (key) => {
           const bytes = await inline.read(key)

@@ -69,6 +69,33 @@ export function createFilesystemBlobStore(given: FilesystemBlobStoreOptions): Bl
         })
       })
     },
+    readWithRoom(key, room) {
+      // The callback forms, as for read: four native calls, one buffer.
+      return new Promise((resolve, reject) => {
+        const failed = (cause: NodeJS.ErrnoException | null, fd?: number) => {
+          if (fd !== undefined) fsCallbacks.close(fd, () => undefined)
+          if (cause?.code === 'ENOENT') resolve(undefined)
+          else reject(fail('read', cause))
+        }
+        fsCallbacks.open(fileOf(key), 'r', (openError, fd) => {
+          if (openError) return failed(openError)
+          fsCallbacks.fstat(fd, (statError, stat) => {
+            if (statError) return failed(statError, fd)
+            const buffer = Buffer.allocUnsafe(room + stat.size)
+            const readFrom = (filled: number) => {
+              fsCallbacks.read(fd, buffer, room + filled, stat.size - filled, filled, (readError, bytesRead) => {
+                if (readError) return failed(readError, fd)
+                if (bytesRead > 0 && filled + bytesRead < stat.size) return readFrom(filled + bytesRead)
+                fsCallbacks.close(fd, () => undefined)
+                // A file cut short while read (never for Pixstore's immutable blobs) reads as what it held.
+                resolve(buffer.subarray(0, room + filled + bytesRead))
+              })
+            }
+            readFrom(0)
+          })
+        })
+      })
+    },
     async open(key) {
       let handle: fs.FileHandle
       try {

@@ -102,11 +102,14 @@ export function createS3BlobStore(given: S3BlobStoreOptions): BlobStore {
         throw fail('write', cause)
       }
     },
-    async read(key) {
+    read(key) {
+      return this.readWithRoom!(key, 0)
+    },
+    async readWithRoom(key, room) {
       const opened = await this.open!(key)
       if (!opened) return undefined
-      const out = Buffer.allocUnsafe(opened.size)
-      let filled = 0
+      const out = Buffer.allocUnsafe(room + opened.size)
+      let filled = room
       for await (const chunk of opened.body) {
         if (filled + chunk.byteLength > out.length) throw fail('read', new Error('the object is longer than announced'))
         out.set(chunk, filled)
