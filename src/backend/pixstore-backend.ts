@@ -88,6 +88,8 @@ export interface PixstoreBackend {
    * image's `body` is an open stream (a file, a socket): read it to its end or destroy it.
    */
   serveImage(imageId: unknown, clientToken: number | undefined, proof: unknown, options?: ServeOptions): Promise<ServedImage>
+  /** Whether the blob store hands images out itself, so that the image route can answer with redirects (S3 with `redirect`). */
+  readonly redirects: boolean
   /** Decrypts every stored image and reports those that are missing or fail authentication. */
   verify(onProgress?: (done: number) => void): Promise<VerifyReport>
   /** Removes encrypted files that no metadata row points to (left by a crash), never one a row points to. */
@@ -182,7 +184,7 @@ export function openBackend(config: PixstoreBackendConfig | undefined, where: st
     records.dataKeyOf,
     events.enabled
       ? (id, served, t) =>
-          events.emit({ type: 'serve', id, state: served.state, bytes: encodeServed(served).length, durationMs: t.durationMs, metadataMs: t.storesMs - t.blobMs, blobMs: t.blobMs })
+          events.emit({ type: 'serve', id, state: served.state, bytes: served.state === 'located' ? 0 : encodeServed(served).length, durationMs: t.durationMs, metadataMs: t.storesMs - t.blobMs, blobMs: t.blobMs })
       : undefined,
   )
   const maintenance = createMaintenance({ metadata, blobs: stored, keys, beat, dataKeyOf: records.dataKeyOf, formats: resolved.formats })
@@ -201,7 +203,13 @@ export function openBackend(config: PixstoreBackendConfig | undefined, where: st
     getImageRecordAsync: (id, options) => records.get(id, options),
     getImageRecords: (ids, options) => records.getManySync(ids, options),
     getImageRecordsAsync: (ids, options) => records.getMany(ids, options),
-    serveImage: (imageId, clientToken, proof, options) => serving.serve(imageId, clientToken, proof, { stream: ownProperties(options ?? {}).stream }),
+    serveImage(imageId, clientToken, proof, options) {
+      const { stream, locate } = ownProperties(options ?? {})
+      return serving.serve(imageId, clientToken, proof, { stream, locate })
+    },
+    get redirects() {
+      return serving.canLocate
+    },
     async customEndpointHelper(imageId, clientToken, statelessProof) {
       // One buffer is wanted here: the image is read whole, after room for the header.
       const token = parseClientToken(clientToken)

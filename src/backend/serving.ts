@@ -19,11 +19,22 @@ export type ServedImage =
   | { state: 'current'; image: StoredImage; body: BodyPart; size: number }
   /** The client holds another version (or none): the ciphertext and its meta go back. */
   | { state: 'updated'; image: StoredImage; dataKey: Buffer; body: BodyPart; size: number }
+  /**
+   * The client holds this version, and the blob store hands it out itself: the client is
+   * to fetch the ciphertext from `url` (only when `locate` was asked for).
+   */
+  | { state: 'located'; image: StoredImage; url: string }
 
 /** Options of `serveImage`. */
 export interface ServeOptions {
   /** Stream large images where the blob store can, instead of reading them whole. Default `true`. */
   stream?: boolean
+  /**
+   * Where the blob store hands blobs out itself (S3 with `redirect`), answer a client that
+   * holds the current version with `located` and the object's URL instead of its bytes.
+   * Default `false`.
+   */
+  locate?: boolean
 }
 
 /** Pixstore's own serving options: `headerRoom` reads the image whole after that many free bytes (`frame`). */
@@ -95,6 +106,12 @@ export function createServing(
     if (!isValidId(imageId) || typeof proof !== 'string' || !signer.verify(imageId, proof)) return { state: 'invalid-proof' }
     const started = performance.now()
     try {
+      if (options.locate && blobs.locate) {
+        const image = await metadata.get(imageId)
+        if (!image) return { state: 'not-found' }
+        const url = clientToken === image.token ? await blobs.locate(image.blobKey) : undefined
+        if (url) return { state: 'located', image, url }
+      }
       const current = await loadCurrent(imageId, options, timings)
       if (!current) return { state: 'not-found' }
       if (clientToken === current.image.token) return { state: 'current', ...current }
@@ -113,6 +130,8 @@ export function createServing(
      * What to answer a request for `imageId` from a client holding version `clientToken`
      * (`undefined` for none) with `proof`. Never throws: a failure is `failed`, and logged.
      */
+    /** Whether the blob store can hand blobs out itself (`locate`). */
+    canLocate: blobs.locate !== undefined,
     async serve(imageId: unknown, clientToken: number | undefined, proof: unknown, options: InternalServeOptions = {}): Promise<FramedServedImage> {
       const timings: ServeTimings = { durationMs: 0, storesMs: 0, blobMs: 0 }
       const started = performance.now()

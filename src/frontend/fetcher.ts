@@ -1,5 +1,5 @@
 import { PixstoreError } from '../shared/errors.js'
-import type { ImageFetcher } from '../types/index.js'
+import type { ImageFetcher, ImageRecord } from '../types/index.js'
 import { imageUrl, isSameOrigin, type ResolvedFrontendConfig } from './config.js'
 
 export type { ImageFetcher } from '../types/index.js'
@@ -8,32 +8,60 @@ export type { ImageFetcher } from '../types/index.js'
  * The default fetcher: `GET {route}/:id` with the proof and token in `x-pixstore-*` headers
  * on the page's own origin, and as query parameters on another (so that a cross-origin
  * request needs no preflight), unless `proofTransport` says otherwise.
+ *
+ * It follows redirect delivery: it tells the route it can follow a redirect, and a
+ * redirected answer is the object's bare ciphertext, the image the record describes (a
+ * Success payload without its state byte). A route that redirects says so on its first
+ * answer; from then on (in `auto`) the proof goes in the query string, with which the
+ * browser follows the redirect to the object store without a CORS preflight.
  */
 export function createDefaultFetcher(config: () => ResolvedFrontendConfig): ImageFetcher {
-  return async (record, _context, signal) => {
+  let routeRedirects = false
+
+  async function send(record: ImageRecord, signal: AbortSignal | undefined, follow: boolean): Promise<Response> {
     const { proofTransport } = config()
     const base = imageUrl(config(), record.id)
-    const inQuery = proofTransport === 'query' || (proofTransport === 'auto' && !isSameOrigin(base))
-    const url = inQuery ? `${base}?proof=${encodeURIComponent(record.statelessProof)}&token=${record.token}` : base
-    let response: Response
+    const inQuery = proofTransport === 'query' || (proofTransport === 'auto' && (routeRedirects || !isSameOrigin(base)))
+    const followFlag = follow && proofTransport !== 'headers'
+    const url = inQuery ? `${base}?proof=${encodeURIComponent(record.statelessProof)}&token=${record.token}${followFlag ? '&redirect=1' : ''}` : base
+    const headers: Record<string, string> = {}
+    if (!inQuery) {
+      headers['x-pixstore-proof'] = record.statelessProof
+      headers['x-pixstore-token'] = String(record.token)
+      if (followFlag) headers['x-pixstore-redirect'] = '1'
+    }
     try {
-      response = await fetch(url, {
-        headers: inQuery ? undefined : { 'x-pixstore-proof': record.statelessProof, 'x-pixstore-token': String(record.token) },
-        cache: 'no-store',
-        signal,
-      })
+      return await fetch(url, { headers, cache: 'no-store', signal })
     } catch (cause) {
       if (signal?.aborted) throw signal.reason
       throw new PixstoreError('FETCH_FAILED', `Fetching image "${record.id}" failed: the network request did not complete`, { cause })
     }
+  }
+
+  return async (record, _context, signal) => {
+    let response = await send(record, signal, true)
+    // A redirect whose object is gone (replaced since) or refused: the route answers itself.
+    if (response.redirected && !response.ok && !isRoute(response, record.id, config())) response = await send(record, signal, false)
     if (!response.ok) {
       throw new PixstoreError('FETCH_FAILED', `Fetching image "${record.id}" failed with HTTP status ${response.status}`)
     }
+    if (response.headers.get('x-pixstore-delivery') === 'redirect') routeRedirects = true
+    let body: Uint8Array
     try {
-      return new Uint8Array(await response.arrayBuffer())
+      body = new Uint8Array(await response.arrayBuffer())
     } catch (cause) {
       if (signal?.aborted) throw signal.reason
       throw new PixstoreError('FETCH_FAILED', `Fetching image "${record.id}" failed while reading the response`, { cause })
     }
+    if (!response.redirected || isRoute(response, record.id, config())) return body
+    // The object itself: the ciphertext of the version the record names.
+    const payload = new Uint8Array(body.byteLength + 1)
+    payload.set(body, 1)
+    return payload
   }
+}
+
+/** Whether a response came from the image route itself (after a redirect of its own, say to https), not from the object store. */
+function isRoute(response: Response, id: string, config: ResolvedFrontendConfig): boolean {
+  return new URL(response.url).pathname.endsWith(`${config.defaultEndpointRoute}/${encodeURIComponent(id)}`)
 }

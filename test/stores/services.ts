@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
+import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, ListObjectsV2Command, PutBucketCorsCommand, S3Client } from '@aws-sdk/client-s3'
 import pg from 'pg'
 import S3rver from 's3rver'
 import type { S3BlobStoreOptions } from 'pixstore/backend'
@@ -52,7 +52,7 @@ export function testSchema(): { schema: string; drop: () => Promise<void> } {
 }
 
 /** An S3-compatible server (s3rver) on a free loopback port, with a bucket of its own. */
-export async function startS3(): Promise<{ options: S3BlobStoreOptions; endpoint: string; bucket: string; stop: () => Promise<void> }> {
+export async function startS3({ cors = false } = {}): Promise<{ options: S3BlobStoreOptions; endpoint: string; bucket: string; stop: () => Promise<void> }> {
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'pixstore-s3-'))
   const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory })
   const { port } = await server.run()
@@ -68,6 +68,12 @@ export async function startS3(): Promise<{ options: S3BlobStoreOptions; endpoint
     responseChecksumValidation: 'WHEN_REQUIRED',
   })
   await client.send(new CreateBucketCommand({ Bucket: bucket }))
+  // The bucket CORS rule the scaling guide gives for redirect delivery.
+  if (cors) {
+    await client.send(
+      new PutBucketCorsCommand({ Bucket: bucket, CORSConfiguration: { CORSRules: [{ AllowedOrigins: ['*'], AllowedMethods: ['GET'], MaxAgeSeconds: 86400 }] } }),
+    )
+  }
   return {
     endpoint,
     bucket,

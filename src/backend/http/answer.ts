@@ -50,7 +50,7 @@ export async function answerImageRequest(backend: PixstoreBackend, request: Imag
       headers: {
         ...cors,
         'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
-        'Access-Control-Allow-Headers': 'x-pixstore-proof, x-pixstore-token',
+        'Access-Control-Allow-Headers': 'x-pixstore-proof, x-pixstore-token, x-pixstore-redirect',
         'Access-Control-Max-Age': '86400',
       },
       body: [],
@@ -64,9 +64,19 @@ export async function answerImageRequest(backend: PixstoreBackend, request: Imag
   } catch {
     return text(400, 'Malformed image id', cors)
   }
-  const proof = request.header('x-pixstore-proof') ?? request.query('proof')
+  const proofHeader = request.header('x-pixstore-proof')
+  const proof = proofHeader ?? request.query('proof')
   const token = request.header('x-pixstore-token') ?? request.query('token')
-  const { parts, length } = encodeServed(await backend.serveImage(id, parseClientToken(token), proof))
+  // Redirect delivery: a client that can follow a redirect says so. It gets one only with
+  // the proof in the query string: with it in headers, the browser would send them on to
+  // the object store, which costs a CORS preflight there; such a client is told instead.
+  const follows = backend.redirects && (request.query('redirect') === '1' || request.header('x-pixstore-redirect') === '1')
+  const served = await backend.serveImage(id, parseClientToken(token), proof, { locate: follows && proofHeader === undefined })
+  if (served.state === 'located') {
+    return { status: 302, headers: { ...cors, Location: served.url, 'Cache-Control': 'no-store' }, body: [] }
+  }
+  if (follows) Object.assign(cors, { 'X-Pixstore-Delivery': 'redirect', 'Access-Control-Expose-Headers': 'X-Pixstore-Delivery' })
+  const { parts, length } = encodeServed(served)
   if (method === 'HEAD') for (const part of parts) if (!(part instanceof Uint8Array)) await closeStream(part)
   return {
     status: 200,

@@ -1,3 +1,4 @@
+import { PixstoreError } from '../../shared/errors.js'
 import { PayloadState, UPDATED_HEADER_LENGTH, encodeUpdatedHeader } from '../../shared/wire.js'
 import type { BodyPart } from '../body-parts.js'
 import { joinParts } from '../body-parts.js'
@@ -34,6 +35,9 @@ export function encodeServed(served: ServedImage): PayloadParts {
       return single(PayloadState.InternalError)
     case 'current':
       return { parts: [Uint8Array.of(PayloadState.Success), served.body], length: 1 + served.size }
+    case 'located':
+      // Not a payload: the route answers it with a redirect to its URL.
+      throw new PixstoreError('INTERNAL', 'A located image is answered with a redirect to its URL, not a payload')
     case 'updated': {
       const { image } = served
       const header = encodeUpdatedHeader(image.token, served.dataKey, Buffer.from(image.iv, 'base64'), Buffer.from(image.tag, 'base64'))

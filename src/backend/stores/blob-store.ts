@@ -26,6 +26,12 @@ export interface BlobStore {
    * `undefined` if there are none.
    */
   readWithRoom?(key: string, room: number): Promise<Uint8Array | undefined>
+  /**
+   * Optional capability: a URL from which a browser can GET the bytes under `key` for a
+   * while (a presigned URL, or one behind a CDN), for redirect delivery; `undefined` where
+   * the store does not hand blobs out so.
+   */
+  locate?(key: string): Promise<string | undefined>
   /** Optional capability: resolves if the store can be reached and used now (for readiness probes), else throws. */
   check?(): Promise<void>
   /** Releases handles. */

@@ -6,6 +6,8 @@ export interface StoredBlobs {
   read(key: string): Promise<Uint8Array | undefined>
   /** The blob after `room` free bytes, where the store can read it so. */
   readWithRoom?(key: string, room: number): Promise<Uint8Array | undefined>
+  /** A URL the blob can be fetched from, where the blob store hands blobs out so (never an inline blob). */
+  locate?(key: string): Promise<string | undefined>
   /** The blob as a stream with its size, where it can be streamed. */
   open?(key: string): Promise<BlobStream | undefined>
   delete(key: string): Promise<void>
@@ -38,6 +40,9 @@ export function storedBlobs(metadata: MetadataStore, blobs: BlobStore): StoredBl
             })(),
           }
         }
+      : undefined,
+    locate: blobs.locate
+      ? async (key) => ((await inline.read(key)) ? undefined : blobs.locate!(key))
       : undefined,
     async delete(key) {
       await inline.delete(key)

@@ -37,6 +37,15 @@ export interface S3BlobStoreOptions {
   clientConfig?: { readonly [setting: string]: unknown }
   /** A whole `S3Client` to use instead (it is not destroyed by `close`). */
   client?: S3ClientLike
+  /**
+   * Redirect delivery: the image route answers a client that holds an image's current
+   * version (the usual cold load) with a redirect to the object, so that its bytes never
+   * pass through Node. By default to a presigned GET URL valid for `expiresInSeconds`
+   * (default 60; needs `@aws-sdk/s3-request-presigner`); with `publicBaseUrl`, to
+   * `publicBaseUrl` + the object's key (a bucket served through a CDN). The bucket must
+   * allow GET from any origin (CORS): see the scaling guide.
+   */
+  redirect?: { expiresInSeconds?: number; publicBaseUrl?: string }
 }
 
 const keyPattern = /^[0-9a-f]{32}$/
@@ -58,6 +67,19 @@ export function createS3BlobStore(given: S3BlobStoreOptions): BlobStore {
   }
   const prefix = options.prefix ?? 'pixstore/'
   assertInstalled('@aws-sdk/client-s3', 'The S3 blob store')
+  const redirect = options.redirect && ownProperties(options.redirect)
+  const expiresIn = redirect?.expiresInSeconds ?? 60
+  if (redirect) {
+    const base = redirect.publicBaseUrl
+    if (base !== undefined && !/^https?:\/\/[^/?#]+(\/[^?#]*)?$/.test(base)) {
+      throw new PixstoreError('INVALID_CONFIG', 'createS3BlobStore: redirect.publicBaseUrl must be an http(s) URL such as "https://cdn.example.com/images/"')
+    }
+    if (!Number.isSafeInteger(expiresIn) || expiresIn < 1 || expiresIn > 604_800) {
+      throw new PixstoreError('INVALID_CONFIG', 'createS3BlobStore: redirect.expiresInSeconds must be a whole number of seconds from 1 to 604800')
+    }
+    if (base === undefined) assertInstalled('@aws-sdk/s3-request-presigner', 'Redirect delivery with presigned URLs')
+  }
+  const presigner = () => loadOptional('@aws-sdk/s3-request-presigner', () => import('@aws-sdk/s3-request-presigner'), 'Redirect delivery with presigned URLs')
   const sdk = () => loadOptional('@aws-sdk/client-s3', () => import('@aws-sdk/client-s3'), 'The S3 blob store')
   let client: Promise<S3Client> | undefined
   const getClient = () =>
@@ -152,6 +174,13 @@ export function createS3BlobStore(given: S3BlobStoreOptions): BlobStore {
         token = page.IsTruncated ? page.NextContinuationToken : undefined
       } while (token)
     },
+    locate: redirect
+      ? async (key) => {
+          if (redirect.publicBaseUrl !== undefined) return redirect.publicBaseUrl.replace(/\/?$/, '/') + objectKey(key)
+          const [s3, c, { getSignedUrl }] = [await sdk(), await getClient(), await presigner()]
+          return getSignedUrl(c, new s3.GetObjectCommand({ Bucket: options.bucket, Key: objectKey(key) }), { expiresIn })
+        }
+      : undefined,
     async check() {
       const [s3, c] = [await sdk(), await getClient()]
       try {
