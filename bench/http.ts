@@ -68,6 +68,8 @@ export interface ServerProcess {
   rssReset(): Promise<void>
   /** The peak RSS of the window so far, in bytes. */
   rssPeak(): Promise<number>
+  /** CPU time the process has used and bytes it has written to clients, so far. */
+  usage(): Promise<{ cpuMs: number; bytesWritten: number }>
   close(): Promise<void>
 }
 
@@ -126,6 +128,10 @@ export async function startServer(options: ServerOptions): Promise<ServerProcess
     },
     async rssPeak() {
       return (await ask('rss', 'rss')).max as number
+    },
+    async usage() {
+      const answer = await ask('usage', 'usage')
+      return { cpuMs: answer.cpuMs as number, bytesWritten: answer.bytesWritten as number }
     },
     async close() {
       if (child.exitCode !== null || child.signalCode !== null) return

@@ -2,7 +2,7 @@ import os from 'node:os'
 import { runBackendBench } from './backend.js'
 import { markdown } from './lib/report.js'
 
-// `npm run bench` runs every section; `npm run bench -- backend http scale records browser` picks some,
+// `npm run bench` runs every section; `npm run bench -- backend http scale redirect records browser` picks some,
 // and `--quick` shortens every run (for trying the bench, not for figures to quote).
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
@@ -19,6 +19,10 @@ if (wants('http') || wants('scale')) {
   const { runScaleBench } = await import('./scale.js')
   if (wants('http')) await runHttpBench({ quick })
   if (wants('scale')) await runScaleBench({ quick })
+}
+if (wants('redirect')) {
+  const { runRedirectBench } = await import('./redirect.js')
+  await runRedirectBench({ quick })
 }
 if (wants('records')) {
   const { runRecordsBench } = await import('./records.js')

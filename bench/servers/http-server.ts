@@ -6,6 +6,7 @@
 //                   { type: 'failed', message }    if it could not start
 //   parent → child  { type: 'rss-reset' }          starts a new peak-RSS window ({ type: 'rss-reset-done' })
 //                   { type: 'rss' }                the peak RSS of the window, in bytes ({ type: 'rss', max, current })
+//                   { type: 'usage' }              CPU time used and bytes written to clients so far ({ type: 'usage', cpuMs, bytesWritten })
 //                   { type: 'close' }              closes everything and exits
 // Modes:
 //   pixstore   createPixstoreBackend (embedded, or on PostgreSQL + S3 with `shared`) served by createNodeHandler
@@ -15,7 +16,7 @@
 
 import fs from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import path from 'node:path'
 
 /** What the parent passes as the first argument, as JSON. */
@@ -37,6 +38,8 @@ export interface ServerOptions {
     s3: { endpoint: string; bucket: string }
     proofSecret: string
     masterKey: string
+    /** Redirect delivery (S3's `redirect`): the ready message then gives each image's object URL. */
+    redirect?: boolean
   }
 }
 
@@ -49,6 +52,8 @@ export interface SavedImage {
   /** Payload lengths in bytes: `[0][ciphertext]` and `[1][header][ciphertext]`. */
   successBytes: number
   updatedBytes: number
+  /** With redirect delivery: a presigned URL of the image's object. */
+  objectUrl?: string
   /** The payload files written to `filesDir`, when it was given. */
   successFile?: string
   updatedFile?: string
@@ -75,6 +80,11 @@ process.on('message', (message: { type?: string }) => {
     const current = process.memoryUsage().rss
     peakRss = Math.max(peakRss, current)
     send({ type: 'rss', max: peakRss, current })
+  } else if (message.type === 'usage') {
+    const { user, system } = process.cpuUsage()
+    let bytesWritten = closedBytes
+    for (const socket of sockets) bytesWritten += socket.bytesWritten
+    send({ type: 'usage', cpuMs: (user + system) / 1000, bytesWritten })
   } else if (message.type === 'close') {
     void shutdown(0)
   }
@@ -95,7 +105,18 @@ async function shutdown(code: number): Promise<void> {
   process.exit(code)
 }
 
+// Every byte the servers write to their clients, headers included.
+const sockets = new Set<Socket>()
+let closedBytes = 0
+
 function listen(server: Server): Promise<number> {
+  server.on('connection', (socket) => {
+    sockets.add(socket)
+    socket.on('close', () => {
+      closedBytes += socket.bytesWritten
+      sockets.delete(socket)
+    })
+  })
   return new Promise((resolve, reject) => {
     server.once('error', reject)
     server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port))
@@ -125,6 +146,7 @@ async function startPixstore(): Promise<void> {
             region: 'us-east-1',
             forcePathStyle: true,
             credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+            redirect: shared.redirect ? { expiresInSeconds: 3600 } : undefined,
           }),
           statelessProofSecret: shared.proofSecret,
           masterKeys: shared.masterKey,
@@ -146,6 +168,11 @@ async function startPixstore(): Promise<void> {
       proof: record.statelessProof,
       successBytes: success.byteLength,
       updatedBytes: updated.byteLength,
+    }
+    if (shared?.redirect) {
+      const located = await backend.serveImage(id, record.token, record.statelessProof, { locate: true })
+      if (located.state !== 'located') throw new Error(`${id} was not located for redirect delivery`)
+      saved.objectUrl = located.url
     }
     if (options.filesDir) {
       // The baselines serve these: the very bytes Pixstore sends, so both send as many.
