@@ -1,14 +1,14 @@
 import path from 'node:path'
 import { refuseReportingOptions, type ErrorReportingOptions } from '../shared/error-handling.js'
-import { defaultFormats, formatsFromList, type FormatTable, type LegacyImageFormat } from '../shared/image-format.js'
-import { warnOnce } from '../shared/log.js'
+import type { FormatTable } from '../shared/image-format.js'
 import { isValidRoute, ownProperties, rejectUnknownOptions, requireOption } from '../shared/options.js'
 import type { PixstoreEvent } from './events.js'
+import { resolveLegacyOptions, type LegacyBackendOptions, type LegacyLocations } from './legacy-config.js'
 import type { BlobStore } from './stores/blob-store.js'
 import type { MetadataStore } from './stores/metadata-store.js'
 
 /** Options of `initPixstoreBackend` and `createPixstoreBackend`. Every one has a safe default. */
-export interface PixstoreBackendConfig {
+export interface PixstoreBackendConfig extends LegacyBackendOptions {
   /** Folder of the embedded store: SQLite metadata, encrypted image files, generated secrets. Default `./pixstore-data`. */
   dataDir?: string
   /** Largest image accepted, in bytes, checked before any other work. Default 25 MiB. */
@@ -90,25 +90,6 @@ export interface PixstoreBackendConfig {
    * synchronously: keep it quick. What it throws is logged once and otherwise ignored.
    */
   onEvent?: (event: PixstoreEvent) => void
-  /**
-   * The pixstore 3.x list of accepted formats, honoured as 3.x did: only the formats listed
-   * are accepted, and the entry at index i is the format byte i + 1 inside the encryption
-   * (the frontend must be given the same list). Default: png, jpeg, webp, gif and avif, with
-   * the bytes of 3.x's default list.
-   *
-   * @deprecated Kept for pixstore 3.x apps; new apps leave it out.
-   */
-  imageFormats?: readonly LegacyImageFormat[]
-  /**
-   * @deprecated pixstore 3.x's images folder. Without `dataDir`, Pixstore keeps its data in
-   * `<imageRootDir>/pixstore.data`; the 3.x files are only read, by `pixstore import-3x`.
-   */
-  imageRootDir?: string
-  /**
-   * @deprecated pixstore 3.x's database file: only read, to find 3.x images not imported
-   * yet (`pixstore import-3x`). Pixstore's own database is `dataDir/pixstore.sqlite`.
-   */
-  databasePath?: string
 }
 
 /**
@@ -146,15 +127,6 @@ export interface ResolvedBackendConfig {
   accessControlAllowOrigin: string
 }
 
-/** The pixstore 3.x database file and images folder the app names (absolute), if it names them. */
-export interface LegacyLocations {
-  databasePath?: string
-  imageRootDir?: string
-}
-
-/** Where Pixstore keeps its data, without `dataDir`, for an app that names its 3.x images folder. */
-const legacyDataDirName = 'pixstore.data'
-
 const defaults = {
   dataDir: './pixstore-data',
   imageMaxBytes: 25 * 1024 * 1024,
@@ -188,31 +160,9 @@ export function resolveBackendConfig(given: PixstoreBackendConfig = {}, where = 
   rejectUnknownOptions(config, optionNames, where)
   const { imageFormats, imageRootDir, databasePath, ...current } = stripUndefined(config)
   const c = { ...defaults, ...current }
-  const legacyData = resolveLegacyLocations(imageRootDir, databasePath, where)
-  if (current.dataDir === undefined && (legacyData.imageRootDir ?? legacyData.databasePath) !== undefined) {
-    // Beside the 3.x images (on the volume the app keeps them on), in a folder no 3.x id can name.
-    c.dataDir = path.join(legacyData.imageRootDir ?? 'pixstore-images', legacyDataDirName)
-  }
+  const legacy = resolveLegacyOptions({ imageFormats, imageRootDir, databasePath }, current.dataDir, where)
+  c.dataDir = legacy.dataDir ?? c.dataDir
   requireOption(typeof c.dataDir === 'string' && c.dataDir.length > 0, where, 'dataDir', 'must be a non-empty path')
-  for (const name of ['imageRootDir', 'databasePath'] as const) {
-    if (config[name] === undefined) continue
-    warnOnce(
-      `legacy-option:${name}`,
-      `${where}: "${name}" is a pixstore 3.x option: Pixstore keeps its images in "dataDir" (here ${path.resolve(c.dataDir)}) ` +
-        `and only reads ${config[name]} to find 3.x images to import (pixstore import-3x); use "dataDir"`,
-    )
-  }
-  let formats = defaultFormats
-  if (imageFormats !== undefined) {
-    const table = formatsFromList(imageFormats, where)
-    formats = table.formats
-    warnOnce(
-      'legacy-option:imageFormats',
-      `${where}: "imageFormats" is a pixstore 3.x option, honoured as in 3.x (only those formats, numbered by their place in the list; ` +
-        `give the frontend the same list)${table.unstorable.length > 0 ? `; Pixstore cannot store ${table.unstorable.join(', ')}` : ''}. ` +
-        'Without it, png, jpeg, webp, gif and avif are accepted with the bytes of 3.x\'s default list',
-    )
-  }
   requireOption(
     Number.isSafeInteger(c.imageMaxBytes) && c.imageMaxBytes > 0,
     where,
@@ -335,23 +285,13 @@ export function resolveBackendConfig(given: PixstoreBackendConfig = {}, where = 
   return {
     ...c,
     onEvent: config.onEvent,
-    formats,
-    legacyData,
+    formats: legacy.formats,
+    legacyData: legacy.locations,
     metadataStore: config.metadataStore,
     blobStore: config.blobStore,
     dataDir: path.resolve(c.dataDir),
     statelessProofSecret: secrets,
     masterKeys,
-  }
-}
-
-function resolveLegacyLocations(imageRootDir: unknown, databasePath: unknown, where: string): LegacyLocations {
-  for (const [name, value] of [['imageRootDir', imageRootDir], ['databasePath', databasePath]] as const) {
-    requireOption(value === undefined || (typeof value === 'string' && value.trim().length > 0), where, name, 'must be a non-empty path')
-  }
-  return {
-    databasePath: databasePath === undefined ? undefined : path.resolve(databasePath as string),
-    imageRootDir: imageRootDir === undefined ? undefined : path.resolve(imageRootDir as string),
   }
 }
 

@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { PixstoreError } from '../shared/errors.js'
-import type { LegacyLocations } from './config.js'
+import type { LegacyLocations } from './legacy-config.js'
 
 // A pixstore 3.x data set, as 3.x wrote it: one SQLite file with a table `image_records`
 // (id, token: the write time in ms, meta: JSON of the image's AES-GCM key, IV and tag in

@@ -118,6 +118,13 @@ export interface PixstoreBackend {
   close(): Promise<void>
 }
 
+// The serving core of each backend made here: the HTTP handlers ask it for answers read in
+// one buffer after room for the header, which the public serveImage does not offer.
+const servingCores = new WeakMap<PixstoreBackend, ReturnType<typeof createServing>>()
+
+/** The serving core of a backend made by this module, or `undefined` for any other object. */
+export const servingCore = (backend: PixstoreBackend) => servingCores.get(backend)
+
 /** The stores of a configuration: the ones given, else the embedded pair in `dataDir`. */
 function openStores(config: ResolvedBackendConfig, legacyCheck: boolean) {
   if (!config.metadataStore && legacyCheck) refuseUnimportedLegacyData(config.dataDir, config.legacyData)
@@ -189,7 +196,7 @@ export function openBackend(config: PixstoreBackendConfig | undefined, where: st
   )
   const maintenance = createMaintenance({ metadata, blobs: stored, keys, beat, dataKeyOf: records.dataKeyOf, formats: resolved.formats })
 
-  return {
+  const backend: PixstoreBackend = {
     config: resolved,
     secretSource: keys.secretSource,
     masterKeySource: keys.masterKeySource,
@@ -236,4 +243,6 @@ export function openBackend(config: PixstoreBackendConfig | undefined, where: st
       }
     },
   }
+  servingCores.set(backend, serving)
+  return backend
 }

@@ -37,8 +37,11 @@ export interface ServeOptions {
   locate?: boolean
 }
 
-/** Pixstore's own serving options: `headerRoom` reads the image whole after that many free bytes (`frame`). */
-interface InternalServeOptions extends ServeOptions {
+/**
+ * Pixstore's own serving options: `headerRoom` reads an image that is not streamed whole,
+ * after that many free bytes (`frame`), so that the header can be written in front of it.
+ */
+export interface InternalServeOptions extends ServeOptions {
   headerRoom?: (image: StoredImage) => number
 }
 
@@ -73,15 +76,16 @@ export function createServing(
     const found = await readCurrentBlob(metadata, id, async (image) => {
       const started = performance.now()
       try {
-        if (headerRoom && blobs.readWithRoom) {
+        const streams = stream && blobs.open !== undefined && image.bytes + 1 > STREAM_ABOVE
+        if (headerRoom && blobs.readWithRoom && !streams) {
           const room = headerRoom(image)
           const frame = await blobs.readWithRoom(image.blobKey, room)
           return frame && { body: frame.subarray(room) as BodyPart, size: frame.byteLength - room, frame }
         }
         // Large images are streamed where the store can; smaller ones are read whole, which
         // costs less per request.
-        if (stream && blobs.open && image.bytes + 1 > STREAM_ABOVE) {
-          const opened = await blobs.open(image.blobKey)
+        if (streams) {
+          const opened = await blobs.open!(image.blobKey)
           return opened && { body: opened.body as BodyPart, size: opened.size }
         }
         const bytes = await blobs.read(image.blobKey)

@@ -1,6 +1,6 @@
 import type { BodyPart } from '../body-parts.js'
-import type { PixstoreBackend } from '../pixstore-backend.js'
-import { encodeServed, parseClientToken } from './payload.js'
+import { servingCore, type PixstoreBackend } from '../pixstore-backend.js'
+import { encodeServedParts, headerLengthFor, parseClientToken } from './payload.js'
 
 /** A transport-neutral HTTP answer; the web and node handlers turn it into their own response. */
 export interface HttpAnswer {
@@ -71,12 +71,18 @@ export async function answerImageRequest(backend: PixstoreBackend, request: Imag
   // the proof in the query string: with it in headers, the browser would send them on to
   // the object store, which costs a CORS preflight there; such a client is told instead.
   const follows = backend.redirects && (request.query('redirect') === '1' || request.header('x-pixstore-redirect') === '1')
-  const served = await backend.serveImage(id, parseClientToken(token), proof, { locate: follows && proofHeader === undefined })
+  const clientToken = parseClientToken(token)
+  const locate = follows && proofHeader === undefined
+  // An image that is not streamed is read after room for its header, and sent in one write.
+  const core = servingCore(backend)
+  const served = core
+    ? await core.serve(id, clientToken, proof, { locate, headerRoom: method === 'GET' ? headerLengthFor(clientToken) : undefined })
+    : await backend.serveImage(id, clientToken, proof, { locate })
   if (served.state === 'located') {
     return { status: 302, headers: { ...cors, Location: served.url, 'Cache-Control': 'no-store' }, body: [] }
   }
   if (follows) Object.assign(cors, { 'X-Pixstore-Delivery': 'redirect', 'Access-Control-Expose-Headers': 'X-Pixstore-Delivery' })
-  const { parts, length } = encodeServed(served)
+  const { parts, length } = encodeServedParts(served)
   if (method === 'HEAD') for (const part of parts) if (!(part instanceof Uint8Array)) await closeStream(part)
   return {
     status: 200,

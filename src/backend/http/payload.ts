@@ -55,11 +55,17 @@ export const headerLengthFor = (clientToken: number | undefined) => (image: { to
  * after (no copy of the image), else the parts joined.
  */
 export async function encodeServedWhole(served: FramedServedImage): Promise<Uint8Array> {
-  const { parts, length } = encodeServed(served)
-  const [header] = parts
-  if (served.frame && served.frame.byteLength === length && header instanceof Uint8Array && parts.length === 2) {
+  const payload = encodeServedParts(served)
+  return payload.parts.length === 1 && payload.parts[0] instanceof Uint8Array ? payload.parts[0] : joinParts(payload.parts)
+}
+
+/** {@link encodeServed}, as one part when the image was read after room for the header. */
+export function encodeServedParts(served: FramedServedImage): PayloadParts {
+  const payload = encodeServed(served)
+  const [header] = payload.parts
+  if (served.frame && served.frame.byteLength === payload.length && header instanceof Uint8Array && payload.parts.length === 2) {
     served.frame.set(header, 0)
-    return served.frame
+    return { parts: [served.frame], length: payload.length }
   }
-  return joinParts(parts)
+  return payload
 }
