@@ -36,6 +36,11 @@ async function send(res: ServerResponse, body: BodyPart[]): Promise<void> {
       if (gone()) done()
     })
   }
+  // One buffer (the usual answer): handed to `end` at once, as a plain file server does.
+  if (body.length === 1 && body[0] instanceof Uint8Array) {
+    if (!gone()) res.end(body[0])
+    return
+  }
   let next = 0
   try {
     // Leading byte parts go out together in one write.
