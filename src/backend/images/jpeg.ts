@@ -78,8 +78,10 @@ export function walkJpeg(b: Uint8Array, keepMetadata: boolean): WalkedImage | un
       scans++
       // Entropy-coded data runs to the next marker that is not a stuffed byte or a restart.
       while (i < b.length) {
-        if (b[i] !== 0xff) i++
-        else if (b[i + 1] === 0x00 || (b[i + 1]! >= 0xd0 && b[i + 1]! <= 0xd7)) i += 2
+        if (b[i] !== 0xff) {
+          const marker = b.indexOf(0xff, i)
+          i = marker === -1 ? b.length : marker
+        } else if (b[i + 1] === 0x00 || (b[i + 1]! >= 0xd0 && b[i + 1]! <= 0xd7)) i += 2
         else if (b[i + 1] === 0xff) i++
         else break
       }

@@ -18,15 +18,26 @@ function nameAt(b: Uint8Array, at: number): string {
   return name
 }
 
+/** Where the next `byte` at or after `from` is, or `limit` if there is none before it (a native search, not a loop). */
+function nextByte(b: Uint8Array, byte: number, from: number, limit: number): number {
+  const at = b.indexOf(byte, from)
+  return at === -1 || at > limit ? limit : at
+}
+
 /** Whether a tag opened at `lt` carries an event handler attribute (`onerror=`, `onload =`) before it closes. */
 function hasEventHandler(b: Uint8Array, lt: number): boolean {
-  for (let i = lt + 2; i < b.length && i < lt + 512 && b[i] !== 0x3e && b[i] !== 0x3c; i++) {
-    const before = b[i - 1]
-    if ((before === 0x20 || before === 0x09 || before === 0x0a || before === 0x0d || before === 0x2f) && lower(b[i]!) === 0x6f && lower(b[i + 1]!) === 0x6e) {
-      const name = nameAt(b, i)
-      let j = i + name.length
-      while (b[j] === 0x20 || b[j] === 0x09) j++
-      if (name.length >= 5 && /^on[a-z]+$/.test(name) && b[j] === 0x3d) return true
+  // The tag ends at the next `>` or `<`, or after 512 bytes; an attribute name starts with `o` or `O`.
+  const limit = Math.min(b.length, lt + 512)
+  const close = nextByte(b, 0x3c, lt + 2, nextByte(b, 0x3e, lt + 2, limit))
+  for (const o of [0x6f, 0x4f]) {
+    for (let i = nextByte(b, o, lt + 2, close); i < close; i = nextByte(b, o, i + 1, close)) {
+      const before = b[i - 1]
+      if ((before === 0x20 || before === 0x09 || before === 0x0a || before === 0x0d || before === 0x2f) && lower(b[i + 1]!) === 0x6e) {
+        const name = nameAt(b, i)
+        let j = i + name.length
+        while (b[j] === 0x20 || b[j] === 0x09) j++
+        if (name.length >= 5 && /^on[a-z]+$/.test(name) && b[j] === 0x3d) return true
+      }
     }
   }
   return false
