@@ -26,11 +26,25 @@ export function ratioOf(row: Row): number | undefined {
   return row.pixstore.median / row.baseline.median
 }
 
+/** A figure whose runs spread over more than 20% of its median: too noisy to judge a target by. */
+const noisy = (f: Figure | undefined) => f !== undefined && f.median > 0 && (f.max - f.min) / f.median > 0.2
+
+/** Whether the row meets its target: `met`, `missed`, or `noisy` when either figure spread too much to tell. */
+export function verdictOf(row: Row): 'met' | 'missed' | 'noisy' | undefined {
+  if (!row.target) return undefined
+  const met = row.target.met(ratioOf(row) ?? NaN, row)
+  if (noisy(row.pixstore) || noisy(row.baseline)) return 'noisy'
+  return met ? 'met' : 'missed'
+}
+
+const shown = { met: 'met', missed: 'MISSED', noisy: 'too noisy to judge (a spread over 20%)' } as const
+
 /** Records a row and prints it at once, so that a long run shows progress. */
 export function record(row: Row): void {
   rows.push(row)
   const ratio = ratioOf(row)
-  const verdict = row.target && ratio !== undefined ? (row.target.met(ratio, row) ? 'met' : 'MISSED') : row.target ? (row.target.met(NaN, row) ? 'met' : 'MISSED') : ''
+  const judged = verdictOf(row)
+  const verdict = judged ? shown[judged] : ''
   console.log(
     [
       row.workload.padEnd(46),
@@ -56,7 +70,8 @@ export function markdown(): string {
   const lines = ['| workload | size | Pixstore | baseline | ratio | target |', '| --- | --- | --- | --- | --- | --- |']
   for (const row of rows) {
     const ratio = ratioOf(row)
-    const verdict = row.target ? (row.target.met(ratio ?? NaN, row) ? 'met' : '**missed**') : ''
+    const judged = verdictOf(row)
+    const verdict = judged === 'missed' ? '**missed**' : judged === 'noisy' ? 'too noisy to judge' : (judged ?? '')
     lines.push(
       `| ${row.workload} | ${row.size ?? ''} | ${figure(row.pixstore)} ${row.unit} | ${row.baseline ? `${figure(row.baseline)} ${row.unit}` : ''} | ${ratio !== undefined ? `×${ratio.toFixed(2)}` : ''} | ${row.target ? `${row.target.text}: ${verdict}` : ''} |`,
     )
