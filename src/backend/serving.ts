@@ -79,7 +79,8 @@ export function createServing(
         const streams = stream && blobs.open !== undefined && image.bytes + 1 > STREAM_ABOVE
         if (headerRoom && blobs.readWithRoom && !streams) {
           const room = headerRoom(image)
-          const frame = await blobs.readWithRoom(image.blobKey, room)
+          // The ciphertext is as long as the image and its format byte.
+          const frame = await blobs.readWithRoom(image.blobKey, room, image.bytes + 1)
           return frame && { body: frame.subarray(room) as BodyPart, size: frame.byteLength - room, frame }
         }
         // Large images are streamed where the store can; smaller ones are read whole, which

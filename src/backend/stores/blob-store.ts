@@ -23,9 +23,10 @@ export interface BlobStore {
   /**
    * Optional capability: the bytes under `key` in a new buffer that starts with `room` free
    * bytes (where a payload header is then written, saving a copy of the whole image), or
-   * `undefined` if there are none.
+   * `undefined` if there are none. `size`, when given, is the blob's size as its metadata
+   * row records it, which spares a store asking for it.
    */
-  readWithRoom?(key: string, room: number): Promise<Uint8Array | undefined>
+  readWithRoom?(key: string, room: number, size?: number): Promise<Uint8Array | undefined>
   /**
    * Optional capability: a URL from which a browser can GET the bytes under `key` for a
    * while (a presigned URL, or one behind a CDN), for redirect delivery; `undefined` where

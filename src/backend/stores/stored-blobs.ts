@@ -5,7 +5,7 @@ import type { MetadataStore } from './metadata-store.js'
 export interface StoredBlobs {
   read(key: string): Promise<Uint8Array | undefined>
   /** The blob after `room` free bytes, where the store can read it so. */
-  readWithRoom?(key: string, room: number): Promise<Uint8Array | undefined>
+  readWithRoom?(key: string, room: number, size?: number): Promise<Uint8Array | undefined>
   /** A URL the blob can be fetched from, where the blob store hands blobs out so (never an inline blob). */
   locate?(key: string): Promise<string | undefined>
   /** The blob as a stream with its size, where it can be streamed. */
@@ -21,9 +21,9 @@ export function storedBlobs(metadata: MetadataStore, blobs: BlobStore): StoredBl
   return {
     read: async (key) => (await inline.read(key)) ?? blobs.read(key),
     readWithRoom: blobs.readWithRoom
-      ? async (key, room) => {
+      ? async (key, room, size) => {
           const bytes = await inline.read(key)
-          if (!bytes) return blobs.readWithRoom!(key, room)
+          if (!bytes) return blobs.readWithRoom!(key, room, size)
           const framed = Buffer.allocUnsafe(room + bytes.byteLength)
           framed.set(bytes, room)
           return framed

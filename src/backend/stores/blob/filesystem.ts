@@ -69,30 +69,31 @@ export function createFilesystemBlobStore(given: FilesystemBlobStoreOptions): Bl
         })
       })
     },
-    readWithRoom(key, room) {
-      // The callback forms, as for read: four native calls, one buffer.
+    readWithRoom(key, room, size) {
+      // The callback forms, as for read: one buffer, and no fstat when the size is known.
       return new Promise((resolve, reject) => {
         const failed = (cause: NodeJS.ErrnoException | null, fd?: number) => {
           if (fd !== undefined) fsCallbacks.close(fd, () => undefined)
           if (cause?.code === 'ENOENT') resolve(undefined)
           else reject(fail('read', cause))
         }
+        const readAll = (fd: number, length: number) => {
+          const buffer = Buffer.allocUnsafe(room + length)
+          const readFrom = (filled: number) => {
+            fsCallbacks.read(fd, buffer, room + filled, length - filled, filled, (readError, bytesRead) => {
+              if (readError) return failed(readError, fd)
+              if (bytesRead > 0 && filled + bytesRead < length) return readFrom(filled + bytesRead)
+              fsCallbacks.close(fd, () => undefined)
+              // A file shorter than its row says (never for Pixstore's immutable blobs) reads as what it held.
+              resolve(buffer.subarray(0, room + filled + bytesRead))
+            })
+          }
+          readFrom(0)
+        }
         fsCallbacks.open(fileOf(key), 'r', (openError, fd) => {
           if (openError) return failed(openError)
-          fsCallbacks.fstat(fd, (statError, stat) => {
-            if (statError) return failed(statError, fd)
-            const buffer = Buffer.allocUnsafe(room + stat.size)
-            const readFrom = (filled: number) => {
-              fsCallbacks.read(fd, buffer, room + filled, stat.size - filled, filled, (readError, bytesRead) => {
-                if (readError) return failed(readError, fd)
-                if (bytesRead > 0 && filled + bytesRead < stat.size) return readFrom(filled + bytesRead)
-                fsCallbacks.close(fd, () => undefined)
-                // A file cut short while read (never for Pixstore's immutable blobs) reads as what it held.
-                resolve(buffer.subarray(0, room + filled + bytesRead))
-              })
-            }
-            readFrom(0)
-          })
+          if (size !== undefined) return readAll(fd, size)
+          fsCallbacks.fstat(fd, (statError, stat) => (statError ? failed(statError, fd) : readAll(fd, stat.size)))
         })
       })
     },
