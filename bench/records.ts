@@ -4,30 +4,23 @@
 
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
-import pg from 'pg'
+import { benchSchema, openBenchPool } from './lib/postgres.js'
 import { concurrentOpsPerSecond, opsPerSecond, repeat, summarise } from './lib/measure.js'
 import { record, section } from './lib/report.js'
 import { makeTempDir, removeTempDir, writeBenchImages } from './http.js'
 
-const pgUrl = process.env.PIXSTORE_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const PAGE = 50
 
 export async function runRecordsBench(options: { quick?: boolean }): Promise<void> {
   const quick = options.quick === true
   const reps = 3
   const title = `Record look-ups: PostgreSQL beside the raw pg driver, a page of ${PAGE} in one call beside ${PAGE} calls`
-  const pool = new pg.Pool({ connectionString: pgUrl, max: 10, connectionTimeoutMillis: 5000 })
-  try {
-    await pool.query('SELECT 1')
-  } catch (error) {
-    console.log(`\n## ${title}\nSKIPPED: PostgreSQL is not reachable at ${pgUrl} (${(error as Error).message}). Set PIXSTORE_BENCH_PG_URL.`)
-    await pool.end()
-    return
-  }
+  const pool = await openBenchPool(title)
+  if (!pool) return
   section(title, 'the pg driver on the same pool; one call per record')
   const { createFilesystemBlobStore, createPixstoreBackend, createPostgresMetadataStore } = await import('../src/backend/index.js')
   const tmp = makeTempDir('pixstore-bench-records-')
-  const schema = `pixstore_bench_${process.pid}_${randomBytes(4).toString('hex')}`
+  const schema = benchSchema()
   const secrets = { statelessProofSecret: randomBytes(32).toString('base64'), masterKeys: `bench:${randomBytes(32).toString('base64')}` }
   const pgBackend = createPixstoreBackend({
     ...secrets,

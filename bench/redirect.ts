@@ -5,13 +5,12 @@
 
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
-import pg from 'pg'
+import { benchSchema, openBenchPool, pgUrl } from './lib/postgres.js'
 import { summarise } from './lib/measure.js'
 import { record, section } from './lib/report.js'
 import { loadRun, makeTempDir, removeTempDir, startServer, writeBenchImages, type ServerProcess } from './http.js'
 import type { SavedImage } from './servers/http-server.js'
 
-const pgUrl = process.env.PIXSTORE_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 
 export async function runRedirectBench(options: { quick?: boolean }): Promise<void> {
   const quick = options.quick === true
@@ -19,17 +18,11 @@ export async function runRedirectBench(options: { quick?: boolean }): Promise<vo
   const reps = 3
   const connections = 10
   const title = `Redirect delivery from S3 (s3rver) beside proxying through Node (autocannon ${duration} s × ${reps} runs, ${connections} conn, Success state)`
-  const pool = new pg.Pool({ connectionString: pgUrl, connectionTimeoutMillis: 5000 })
-  try {
-    await pool.query('SELECT 1')
-  } catch (error) {
-    console.log(`\n## ${title}\nSKIPPED: PostgreSQL is not reachable at ${pgUrl} (${(error as Error).message}). Set PIXSTORE_BENCH_PG_URL.`)
-    await pool.end()
-    return
-  }
+  const pool = await openBenchPool(title)
+  if (!pool) return
   section(title, 'the same route, the same process, proxying the object; s3rver GET of the object: the ceiling')
   const tmp = makeTempDir('pixstore-bench-redirect-')
-  const schema = `pixstore_bench_${process.pid}_${randomBytes(4).toString('hex')}`
+  const schema = benchSchema()
   const servers: ServerProcess[] = []
   try {
     const s3 = await startServer({ mode: 's3', dataDir: path.join(tmp, 's3') })
