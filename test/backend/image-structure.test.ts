@@ -2,6 +2,7 @@ import { deflateSync } from 'node:zlib'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createPixstoreBackend } from 'pixstore/backend'
 import { pngChunk } from '../../demo/sample-images.js'
+import { carriesMarkup } from '../../src/backend/images/markup.js'
 import { fixture, tempDir } from '../helpers.js'
 
 const data = tempDir()
@@ -52,6 +53,29 @@ describe('polyglots are found whatever the markup looks like', () => {
     ['markup in stored (uncompressed) pixel rows', () => pngWithRawRows('<img src=x onerror=alert(document.domain)>')],
   ])('refuses %s', async (_name, make) => {
     expect(await outcome(make())).toBe('INVALID_IMAGE')
+  })
+
+  it('looks for an event handler within 512 bytes of its tag, as every check before it did', () => {
+    // The attribute's first letter at the 511th byte after `<` is inside the window, at the 512th outside.
+    const tag = (spaces: number) => Buffer.from(`<a${' '.repeat(spaces)}onload=x`, 'latin1')
+    expect(carriesMarkup(tag(509))).toBe(true)
+    expect(carriesMarkup(tag(510))).toBe(false)
+  })
+
+  it('checks a file of many unclosed tags in time that grows with its size, not with its square', () => {
+    // No `>`, `<a` after `<a`: each tag's window must end at 512 bytes, not at the end of the file.
+    const timeOf = (bytes: Buffer) =>
+      Math.min(
+        ...[0, 1, 2].map(() => {
+          const started = performance.now()
+          expect(carriesMarkup(bytes)).toBe(false)
+          return performance.now() - started
+        }),
+      )
+    const small = timeOf(Buffer.from('<a'.repeat(32 * 1024), 'latin1'))
+    const large = timeOf(Buffer.from('<a'.repeat(256 * 1024), 'latin1'))
+    // Eight times the bytes: about eight times the time when linear, sixty-four when quadratic.
+    expect(large / Math.max(small, 0.05)).toBeLessThan(24)
   })
 
   it('accepts the same rows and comments without markup, and XMP that is only data', async () => {

@@ -18,10 +18,15 @@ function nameAt(b: Uint8Array, at: number): string {
   return name
 }
 
-/** Where the next `byte` at or after `from` is, or `limit` if there is none before it (a native search, not a loop). */
+/**
+ * Where the next `byte` at or after `from` is, or `limit` if there is none before it: a
+ * native search that never looks past `limit` (searching to the end of the file for every
+ * tag would make a file of many tags quadratic to check).
+ */
 function nextByte(b: Uint8Array, byte: number, from: number, limit: number): number {
-  const at = b.indexOf(byte, from)
-  return at === -1 || at > limit ? limit : at
+  if (from >= limit) return limit
+  const at = b.subarray(from, limit).indexOf(byte)
+  return at === -1 ? limit : from + at
 }
 
 /** Whether a tag opened at `lt` carries an event handler attribute (`onerror=`, `onload =`) before it closes. */
