@@ -113,7 +113,16 @@ export function createWriter({ config, metadata, blobs, keys, events, toRecord }
     try {
       committed = await commitWrapped(version, encrypted.key, mode, inline ? encrypted.ciphertext : undefined)
     } catch (error) {
-      if (!inline) await blobs.delete(blobKey).catch(() => undefined)
+      // A commit can fail after it took effect (a timeout or a dropped connection while the
+      // database committed): the row is read back, and the blob removed only when the row is
+      // known not to name it. Committed after all, the write succeeded; the blob it replaced,
+      // unknown here, is left to gc.
+      const after = await metadata.get(id).then(
+        (row) => ({ row }),
+        () => undefined,
+      )
+      if (after?.row?.blobKey === blobKey) return toRecord(after.row)
+      if (!inline && after) await blobs.delete(blobKey).catch(() => undefined)
       throw error
     }
     if (committed.replacedBlobKey) await blobs.delete(committed.replacedBlobKey).catch(() => undefined)
