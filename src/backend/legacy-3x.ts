@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { PixstoreError } from '../shared/errors.js'
+import { writeFileAtomic } from './atomic-file.js'
 import type { LegacyLocations } from './legacy-config.js'
 
 // A pixstore 3.x data set, as 3.x wrote it: one SQLite file with a table `image_records`
@@ -118,14 +119,23 @@ export function findLegacyData(named: LegacyLocations): (LegacyDataSet & { image
   return undefined
 }
 
+/** The file `pixstore import-3x` leaves in a data directory once a run has copied every image. */
+const importedMarker = (dataDir: string) => path.join(dataDir, 'imported-3x.json')
+
+/** Records that an import into `dataDir` is complete (every image copied, or the failures accepted). */
+export function markImported(dataDir: string, summary: object): void {
+  writeFileAtomic(importedMarker(dataDir), JSON.stringify({ ...summary, finishedAt: new Date().toISOString() }, null, 2) + '\n')
+}
+
 /**
- * Refuses to start an embedded store that holds nothing yet beside a 3.x data set holding
- * images: the app would run with none of them. The error names the import command.
+ * Refuses to start an embedded store beside a 3.x data set holding images until an import
+ * into it has finished: the app would run without them, or with some of them (an import
+ * that failed or was stopped). The error names the import command.
  *
  * @throws PixstoreError `IMPORT_REQUIRED`
  */
 export function refuseUnimportedLegacyData(dataDir: string, named: LegacyLocations): void {
-  if (fs.existsSync(path.join(dataDir, 'pixstore.sqlite'))) return
+  if (fs.existsSync(importedMarker(dataDir))) return
   const found = findLegacyData(named)
   if (!found) return
   const relative = (file: string) => {
@@ -134,8 +144,8 @@ export function refuseUnimportedLegacyData(dataDir: string, named: LegacyLocatio
   }
   throw new PixstoreError(
     'IMPORT_REQUIRED',
-    `${relative(found.databasePath)} holds ${found.images} image(s) written by pixstore 3.x, and the data directory ${relative(dataDir)} none yet. ` +
-      `Import them first (the 3.x files are only read): npx pixstore import-3x --database ${relative(found.databasePath)} ` +
+    `${relative(found.databasePath)} holds ${found.images} image(s) written by pixstore 3.x, and no import into the data directory ${relative(dataDir)} has finished. ` +
+      `Import them first (the 3.x files are only read; or move the 3.x database away to start without them): npx pixstore import-3x --database ${relative(found.databasePath)} ` +
       `--images ${relative(found.imageRootDir)} --data-dir ${relative(dataDir)}`,
   )
 }

@@ -33,6 +33,7 @@ Options:
   --database <file>     import-3x: the 3.x database file (default: ./.pixstore.sqlite, else ./.pixstore-test.sqlite)
   --images <folder>     import-3x: the 3.x images folder (default: ./pixstore-images, else ./pixstore-test-images)
   --image-formats <list> import-3x: the app's imageFormats option, comma-separated, if it sets one
+  --allow-failed        import-3x: let the app start even though some 3.x images could not be copied
   --json                Print the result as JSON
   -h, --help            Show this help
   -v, --version         Print the version

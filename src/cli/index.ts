@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { isPixstoreError } from '../shared/errors.js'
 import type { PixstoreBackendConfig } from '../backend/config.js'
-import { legacyCandidates, type LegacyDataSet } from '../backend/legacy-3x.js'
+import { legacyCandidates, markImported, type LegacyDataSet } from '../backend/legacy-3x.js'
 import { openBackend, type PixstoreBackend } from '../backend/pixstore-backend.js'
 import { createS3BlobStore } from '../backend/stores/blob/s3.js'
 import { createPostgresMetadataStore } from '../backend/stores/metadata/postgres.js'
@@ -46,6 +46,7 @@ async function main(argv: string[]): Promise<number> {
       database: { type: 'string' },
       images: { type: 'string' },
       'image-formats': { type: 'string' },
+      'allow-failed': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
@@ -107,12 +108,18 @@ async function main(argv: string[]): Promise<number> {
         const progress = createProgress('import-3x', undefined)
         const report = await importLegacy(set, backend, (done, total) => progress.update(done, total))
         progress.done(report.source, report.source)
+        // The app starts beside the 3.x data once a run has copied everything (or the operator accepted what failed).
+        const complete = report.failed.length === 0 || values['allow-failed'] === true
+        if (complete && pgUrl === undefined) markImported(dataDir, { database: set.databasePath, images: set.imageRootDir, ...report, failed: report.failed.length })
         print(
           report,
           [
             ...report.failed.map((f) => `${printable(f.id)}\tFAILED: ${printable(f.reason)}`),
             `${report.source} images in ${printable(set.databasePath)}: ${report.copied.length} copied, ` +
               `${report.updated.length} copied again (changed in 3.x since), ${report.alreadyThere} already there, ${report.failed.length} failed`,
+            ...(complete
+              ? []
+              : ['The app will not start beside these 3.x images until a run copies them all: fix what failed, or run again with --allow-failed to start without those']),
           ].join('\n'),
         )
         return report.failed.length > 0 ? 1 : 0

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } fr
 import type * as BackendEntry from 'pixstore/backend'
 import type { PixstoreBackend, PixstoreBackendConfig } from 'pixstore/backend'
 import type * as SharedEntry from 'pixstore/shared'
+import { markImported } from '../../src/backend/legacy-3x.js'
 import { fixture, listFiles, tempDir } from '../helpers.js'
 
 type Library = typeof BackendEntry & typeof SharedEntry
@@ -251,10 +252,13 @@ describe('start-up beside a pixstore 3.x database', () => {
     expect(open({ databasePath, imageRootDir }).config.dataDir).toBe(path.join(imageRootDir, 'pixstore.data'))
   })
 
-  it('starts once the data directory holds a Pixstore database', async () => {
+  it('still refuses once the data directory holds a Pixstore database, until an import into it has finished', async () => {
     const { databasePath, imageRootDir } = legacySet(1)
     const dataDir = scratch()
+    // What an import that failed or was stopped leaves: a database, and no mark of a finished import.
     await lib.createPixstoreBackend({ dataDir }).close()
+    expect(thrown(() => open({ databasePath, imageRootDir, dataDir })).code).toBe('IMPORT_REQUIRED')
+    markImported(dataDir, { database: databasePath })
     expect(open({ databasePath, imageRootDir, dataDir }).config.dataDir).toBe(dataDir)
   })
 

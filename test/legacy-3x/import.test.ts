@@ -20,6 +20,17 @@ interface ImportReport {
 const options3x = { imageRootDir: 'uploads', databasePath: './app.sqlite' }
 const importArgs = ['import-3x', '--database', 'app.sqlite', '--images', 'uploads', '--data-dir', 'data', '--json']
 
+/** Runs `action` with `dir` as the working directory. */
+function inDirectory<T>(dir: string, action: () => T): T {
+  const previous = process.cwd()
+  process.chdir(dir)
+  try {
+    return action()
+  } finally {
+    process.chdir(previous)
+  }
+}
+
 describe('pixstore import-3x, on a data set written by pixstore 3.2.1', () => {
   let work: ReturnType<typeof tempDir>
   const open: PixstoreBackend[] = []
@@ -105,6 +116,13 @@ describe('pixstore import-3x, on a data set written by pixstore 3.2.1', () => {
     expect(result.report!.copied).toEqual([fine.id])
     const pixstore = backend()
     for (const failed of [damaged, missing, badMeta]) expect(await pixstore.imageExists(failed.id)).toBe(false)
+
+    // An app on these 3.x paths does not start with some of its images missing, until the operator accepts it.
+    const start = () => inDirectory(work.dir, () => createPixstoreBackend({ ...options3x, dataDir: 'data' }))
+    expect(() => start()).toThrow(expect.objectContaining({ code: 'IMPORT_REQUIRED' }))
+    const accepted = await runCli([...importArgs, '--allow-failed'], work.dir)
+    expect(accepted.code).toBe(1)
+    open.push(start())
   })
 
   it('loses nothing when it is killed at random moments: the next run completes the copy', async () => {
