@@ -36,12 +36,16 @@ export type PixstoreEvent =
 
 /** Sends events to the app's hook, if it gave one; a hook that throws is reported, never let through. */
 export function createEvents(hook: ((event: PixstoreEvent) => void) | undefined) {
+  const report = (error: unknown) =>
+    warnOnce('onEvent-threw', `onEvent threw (reported once): ${error instanceof Error ? error.message : String(error)}`)
   const emit = (event: PixstoreEvent) => {
     if (!hook) return
     try {
-      hook(event)
+      // An async hook type-checks as one returning void: its rejection is caught too.
+      const returned: unknown = hook(event)
+      if (returned instanceof Promise) returned.catch(report)
     } catch (error) {
-      warnOnce('onEvent-threw', `onEvent threw (reported once): ${error instanceof Error ? error.message : String(error)}`)
+      report(error)
     }
   }
   return {

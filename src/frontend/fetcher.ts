@@ -39,9 +39,17 @@ export function createDefaultFetcher(config: () => ResolvedFrontendConfig): Imag
   }
 
   return async (record, _context, signal) => {
-    let response = await send(record, signal, true)
+    let response: Response
+    try {
+      response = await send(record, signal, true)
+    } catch (error) {
+      // A redirect to a bucket that refused the page (no CORS rule there) looks like a
+      // network failure: the route is asked once more, to answer itself.
+      if (signal?.aborted || config().proofTransport === 'headers') throw error
+      response = await send(record, signal, false)
+    }
     // A redirect whose object is gone (replaced since) or refused: the route answers itself.
-    if (response.redirected && !response.ok && !isRoute(response, record.id, config())) response = await send(record, signal, false)
+    if (response.redirected && !response.ok && !fromRoute(response, record.id, config())) response = await send(record, signal, false)
     if (!response.ok) {
       throw new PixstoreError('FETCH_FAILED', `Fetching image "${record.id}" failed with HTTP status ${response.status}`)
     }
@@ -53,7 +61,7 @@ export function createDefaultFetcher(config: () => ResolvedFrontendConfig): Imag
       if (signal?.aborted) throw signal.reason
       throw new PixstoreError('FETCH_FAILED', `Fetching image "${record.id}" failed while reading the response`, { cause })
     }
-    if (!response.redirected || isRoute(response, record.id, config())) return body
+    if (!response.redirected || fromRoute(response, record.id, config())) return body
     // The object itself: the ciphertext of the version the record names.
     const payload = new Uint8Array(body.byteLength + 1)
     payload.set(body, 1)
@@ -61,7 +69,11 @@ export function createDefaultFetcher(config: () => ResolvedFrontendConfig): Imag
   }
 }
 
-/** Whether a response came from the image route itself (after a redirect of its own, say to https), not from the object store. */
-function isRoute(response: Response, id: string, config: ResolvedFrontendConfig): boolean {
-  return new URL(response.url).pathname.endsWith(`${config.defaultEndpointRoute}/${encodeURIComponent(id)}`)
+/**
+ * Whether a redirected response came from the image route itself (after a redirect of its
+ * own, to https say), not from the object store: the route marks its payloads, and a 3.x
+ * route is recognised by its path.
+ */
+function fromRoute(response: Response, id: string, config: ResolvedFrontendConfig): boolean {
+  return response.headers.has('x-pixstore-payload') || new URL(response.url).pathname.endsWith(`${config.defaultEndpointRoute}/${encodeURIComponent(id)}`)
 }

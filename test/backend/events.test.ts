@@ -74,6 +74,29 @@ describe('onEvent: what an instance did, for metrics', () => {
     }
   })
 
+  it('keeps working when an async hook rejects, and no rejection goes unhandled', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined)
+    const unhandled: unknown[] = []
+    const onUnhandled = (reason: unknown) => unhandled.push(reason)
+    process.on('unhandledRejection', onUnhandled)
+    const rejecting = createPixstoreBackend({
+      dataDir: data.dir,
+      onEvent: async () => {
+        throw new Error('push gateway down')
+      },
+    })
+    try {
+      await rejecting.saveImage(png, { id: 'async-hook' })
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      expect(unhandled).toEqual([])
+      expect(await rejecting.imageExists('async-hook')).toBe(true)
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
+      warn.mockRestore()
+      await rejecting.close()
+    }
+  })
+
   it('refuses a hook that is not a function', () => {
     expect(() => createPixstoreBackend({ dataDir: data.dir, onEvent: 'log' as never })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }))
   })

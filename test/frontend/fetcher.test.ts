@@ -1,9 +1,11 @@
 import 'fake-indexeddb/auto'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { createNodeHandler, createPixstoreBackend, type PixstoreBackend } from 'pixstore/backend'
+import { createFilesystemBlobStore, createNodeHandler, createPixstoreBackend, createSqliteMetadataStore, type PixstoreBackend } from 'pixstore/backend'
 import { createPixstoreFrontend, getImage, initPixstoreFrontend } from 'pixstore/frontend'
+import type { ImageRecord } from 'pixstore/types'
 import { fixture, sha256, tempDir, uniqueDbName } from '../helpers.js'
 
 describe('the default fetcher', () => {
@@ -91,6 +93,78 @@ describe('the default fetcher', () => {
       expect(() => createPixstoreFrontend({ defaultEndpointConnectHost: 'api.example.com/path' })).toThrow(/defaultEndpointConnectHost/)
     } finally {
       warn.mockRestore()
+    }
+  })
+})
+
+describe('the default fetcher and redirect delivery', () => {
+  const data = tempDir()
+  let backend: PixstoreBackend
+  const servers: Server[] = []
+  const routeRequests: string[] = []
+  let objectUrl = ''
+  const listen = async (server: Server) => {
+    servers.push(server)
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  }
+  let origin: string
+  let objects: string
+  beforeAll(async () => {
+    const files = createFilesystemBlobStore({ dir: path.join(data.dir, 'images') })
+    // A blob store that hands blobs out at `objectUrl` (set by each test), like S3 with `redirect`.
+    backend = createPixstoreBackend({
+      metadataStore: createSqliteMetadataStore({ file: path.join(data.dir, 'meta.sqlite') }),
+      blobStore: { ...files, locate: async (key: string) => `${objectUrl}/${key}` },
+    })
+    const handler = createNodeHandler(backend)
+    origin = await listen(
+      createServer((req, res) => {
+        routeRequests.push(req.url!)
+        void handler(req, res)
+      }),
+    )
+    // Serves each blob's bare ciphertext, as a bucket does.
+    objects = await listen(
+      createServer((req, res) => {
+        void files
+          .read(req.url!.slice(1))
+          .catch(() => undefined)
+          .then((bytes) => (bytes ? res.writeHead(200).end(bytes) : res.writeHead(404).end()))
+      }),
+    )
+  })
+  afterAll(async () => {
+    for (const server of servers) server.closeAllConnections()
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))))
+    await backend.close()
+    data.remove()
+  })
+
+  const load = async (record: ImageRecord) => {
+    routeRequests.length = 0
+    const frontend = createPixstoreFrontend({ defaultEndpointConnectHost: origin, indexedDbName: uniqueDbName() })
+    try {
+      return await sha256((await frontend.getImage(record))!)
+    } finally {
+      await frontend.close()
+    }
+  }
+
+  it('follows the redirect and decrypts the object\'s bare ciphertext', async () => {
+    objectUrl = objects
+    const record = await backend.saveImage(fixture('sample.png'))
+    expect(await load(record)).toBe(await sha256(fixture('sample.png')))
+    expect(routeRequests).toHaveLength(1)
+    expect(new URL(routeRequests[0]!, origin).searchParams.get('redirect')).toBe('1')
+  })
+
+  it('asks the route to answer itself when the object is gone, or its store cannot be reached', async () => {
+    const record = await backend.saveImage(fixture('sample.webp'))
+    for (const url of [`${objects}/gone`, 'http://127.0.0.1:9']) {
+      objectUrl = url
+      expect(await load(record)).toBe(await sha256(fixture('sample.webp')))
+      expect(routeRequests.map((target) => new URL(target, origin).searchParams.get('redirect'))).toEqual(['1', null])
     }
   })
 })

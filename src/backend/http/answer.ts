@@ -72,7 +72,8 @@ export async function answerImageRequest(backend: PixstoreBackend, request: Imag
   // the object store, which costs a CORS preflight there; such a client is told instead.
   const follows = backend.redirects && (request.query('redirect') === '1' || request.header('x-pixstore-redirect') === '1')
   const clientToken = parseClientToken(token)
-  const locate = follows && proofHeader === undefined
+  // A HEAD is never redirected: a URL presigned for GET would refuse it.
+  const locate = follows && proofHeader === undefined && method === 'GET'
   // An image that is not streamed is read after room for its header, and sent in one write.
   const core = servingCore(backend)
   const served = core
@@ -81,13 +82,17 @@ export async function answerImageRequest(backend: PixstoreBackend, request: Imag
   if (served.state === 'located') {
     return { status: 302, headers: { ...cors, Location: served.url, 'Cache-Control': 'no-store' }, body: [] }
   }
-  if (follows) Object.assign(cors, { 'X-Pixstore-Delivery': 'redirect', 'Access-Control-Expose-Headers': 'X-Pixstore-Delivery' })
+  // Marked as the route's own payload, so that a client can tell it from an object's bare
+  // ciphertext whatever redirects led to it.
+  const marks: Record<string, string> = { 'X-Pixstore-Payload': '1', 'Access-Control-Expose-Headers': 'X-Pixstore-Payload' }
+  if (follows) Object.assign(marks, { 'X-Pixstore-Delivery': 'redirect', 'Access-Control-Expose-Headers': 'X-Pixstore-Payload, X-Pixstore-Delivery' })
   const { parts, length } = encodeServedParts(served)
   if (method === 'HEAD') for (const part of parts) if (!(part instanceof Uint8Array)) await closeStream(part)
   return {
     status: 200,
     headers: {
       ...cors,
+      ...marks,
       'Content-Type': 'application/octet-stream',
       'Content-Length': String(length),
       // Payloads can carry key material and change on every update: never cache them.

@@ -40,12 +40,14 @@ const identifier = /^[a-z_][a-z0-9_]{0,40}$/
 
 /**
  * Whether an error is the connection's, not the statement's: a socket error, a connection
- * the server ended (SQLSTATE class 08, or 57P01-57P03 as it shuts down), or a timeout.
+ * the server ended (SQLSTATE class 08, or 57P01-57P03 as it shuts down), or no connection
+ * within the connection timeout. A query that ran out of its own time is not one: sending
+ * it again would only double a slow query's load.
  */
 function isConnectionError(error: unknown): boolean {
   const { code, message } = error as { code?: unknown; message?: unknown }
-  if (typeof code === 'string') return /^(08|57P0[1-3])/.test(code) || /^E[A-Z]+$/.test(code)
-  return typeof message === 'string' && /Connection terminated|timeout|ended unexpectedly/i.test(message)
+  if (typeof code === 'string') return /^(08|57P0[1-3])/.test(code) || /^E(CONN|PIPE|HOSTUNREACH|NETUNREACH|TIMEDOUT|AI_AGAIN)/.test(code)
+  return typeof message === 'string' && /Connection terminated|ended unexpectedly|timeout exceeded when trying to connect/i.test(message)
 }
 
 /**

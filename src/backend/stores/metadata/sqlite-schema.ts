@@ -60,7 +60,7 @@ function enterWalMode(db: Database.Database): void {
       db.pragma('journal_mode = WAL')
       return
     } catch (error) {
-      if ((error as { code?: unknown }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw error
+      if (!String((error as { code?: unknown }).code).startsWith('SQLITE_BUSY') || Date.now() > deadline) throw error
       Atomics.wait(pause, 0, 0, 5 + Math.random() * 20)
     }
   }
@@ -74,9 +74,9 @@ function enterWalMode(db: Database.Database): void {
  * `INVALID_CONFIG` for a file a newer Pixstore wrote, `STORAGE_FAILED` otherwise.
  */
 export function openSqliteDatabase(file: string): Database.Database {
-  let db: Database.Database
+  let opened: Database.Database | undefined
   try {
-    db = new Database(file, { timeout: BUSY_TIMEOUT_MS })
+    const db = (opened = new Database(file, { timeout: BUSY_TIMEOUT_MS }))
     enterWalMode(db)
     // Every commit reaches the disk before the write is acknowledged.
     db.pragma('synchronous = FULL')
@@ -94,6 +94,7 @@ export function openSqliteDatabase(file: string): Database.Database {
       }
     }).immediate()
   } catch (cause) {
+    opened?.close()
     if (cause instanceof PixstoreError) throw cause
     if (isMissingBinding(cause)) {
       throw new PixstoreError(
@@ -106,5 +107,5 @@ export function openSqliteDatabase(file: string): Database.Database {
     throw new PixstoreError('STORAGE_FAILED', `Could not open the metadata database ${file}`, { cause })
   }
 
-  return db
+  return opened
 }
