@@ -3,6 +3,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { PixstoreBackend } from 'pixstore/backend'
 
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url))
 
@@ -89,5 +90,15 @@ export function errorLog() {
     onError: (error: { code: string; message: string }) => void errors.push(error),
     last: () => errors[errors.length - 1],
     clear: () => void (errors.length = 0),
+  }
+}
+
+/** What saving `bytes` through `backend` comes to: `ACCEPTED`, or the code of the error. */
+export async function saveOutcome(backend: Pick<PixstoreBackend, 'saveImage'>, bytes: Uint8Array): Promise<string> {
+  try {
+    await backend.saveImage(bytes)
+    return 'ACCEPTED'
+  } catch (error) {
+    return (error as { code: string }).code
   }
 }

@@ -32,7 +32,6 @@ export interface LegacyLocations {
   imageRootDir?: string
 }
 
-
 /** Where Pixstore keeps its data, without `dataDir`, for an app that names its 3.x images folder. */
 const legacyDataDirName = 'pixstore.data'
 

@@ -5,7 +5,7 @@ import { ownProperties } from '../shared/options.js'
 import type { ImageRecord } from '../types/index.js'
 import { resolveBackendConfig, type PixstoreBackendConfig, type ResolvedBackendConfig } from './config.js'
 import { createEvents } from './events.js'
-import { encodeServed, encodeServedWhole, headerLengthFor, parseClientToken } from './http/payload.js'
+import { encodeServedWhole, headerLengthFor, parseClientToken, payloadLength } from './http/payload.js'
 import { startInstanceBeat } from './instance-beat.js'
 import { createInstanceKeys, type InstanceKeys } from './instance-keys.js'
 import { refuseUnimportedLegacyData } from './legacy-3x.js'
@@ -191,7 +191,7 @@ export function openBackend(config: PixstoreBackendConfig | undefined, where: st
     records.dataKeyOf,
     events.enabled
       ? (id, served, t) =>
-          events.emit({ type: 'serve', id, state: served.state, bytes: served.state === 'located' ? 0 : encodeServed(served).length, durationMs: t.durationMs, metadataMs: t.storesMs - t.blobMs, blobMs: t.blobMs })
+          events.emit({ type: 'serve', id, state: served.state, bytes: payloadLength(served), durationMs: t.durationMs, metadataMs: t.storesMs - t.blobMs, blobMs: t.blobMs })
       : undefined,
   )
   const maintenance = createMaintenance({ metadata, blobs: stored, keys, beat, dataKeyOf: records.dataKeyOf, formats: resolved.formats })
@@ -214,9 +214,7 @@ export function openBackend(config: PixstoreBackendConfig | undefined, where: st
       const { stream, locate } = ownProperties(options ?? {})
       return serving.serve(imageId, clientToken, proof, { stream, locate })
     },
-    get redirects() {
-      return serving.canLocate
-    },
+    redirects: serving.canLocate,
     async customEndpointHelper(imageId, clientToken, statelessProof) {
       // One buffer is wanted here: the image is read whole, after room for the header.
       const token = parseClientToken(clientToken)

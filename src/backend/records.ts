@@ -28,14 +28,14 @@ function issueTime(options: ImageRecordOptions | undefined): number | undefined 
 /** Most ids one `getImageRecords` call takes: a page of a list, not a whole table. */
 export const MAX_RECORDS_PER_CALL = 1000
 
-/** The distinct ids of a `getImageRecords` call, each checked. */
-function distinctIds(ids: unknown): string[] {
+/** The ids of a `getImageRecords` call, each checked. */
+function checkedIds(ids: unknown): readonly string[] {
   if (!Array.isArray(ids)) throw new PixstoreError('INVALID_ARGUMENT', 'getImageRecords: ids must be an array of image ids')
   if (ids.length > MAX_RECORDS_PER_CALL) {
     throw new PixstoreError('INVALID_ARGUMENT', `getImageRecords: at most ${MAX_RECORDS_PER_CALL} ids a call (got ${ids.length})`)
   }
   for (const id of ids) assertValidId(id)
-  return [...new Set(ids as string[])]
+  return ids as string[]
 }
 
 /** The data keys of stored images and the records made from them. */
@@ -61,15 +61,6 @@ export function createRecords(metadata: MetadataStore, keys: InstanceKeys) {
     height: image.height,
   })
 
-  /** The records of `ids` (in their order, `null` where none) from rows read for their distinct ids. */
-  const inOrder = (ids: readonly string[], distinct: readonly string[], rows: readonly (StoredImage | undefined)[], issuedAt?: number) => {
-    const byId = new Map(distinct.map((id, i) => [id, rows[i]]))
-    return ids.map((id) => {
-      const image = byId.get(id)
-      return image ? toRecord(image, issuedAt) : null
-    })
-  }
-
   return {
     /** The unwrapped data key of a stored version. */
     dataKeyOf: (image: StoredImage): Buffer => unwrap(image).key,
@@ -86,19 +77,19 @@ export function createRecords(metadata: MetadataStore, keys: InstanceKeys) {
     },
     /** The records of `ids` from one synchronous read, in their order, `null` for each unknown id. */
     getManySync(ids: readonly string[], options?: ImageRecordOptions): (ImageRecord | null)[] {
-      const distinct = distinctIds(ids)
+      const checked = checkedIds(ids)
       const issuedAt = issueTime(options)
       if (!metadata.getManySync) {
         throw new PixstoreError('UNSUPPORTED', 'This metadata store has no synchronous reads: use await getImageRecordsAsync(ids)')
       }
-      return inOrder(ids, distinct, metadata.getManySync(distinct), issuedAt)
+      return metadata.getManySync(checked).map((image) => (image ? toRecord(image, issuedAt) : null))
     },
     /** The records of `ids`, read in one round trip where the store can, in their order, `null` for each unknown id. */
     async getMany(ids: readonly string[], options?: ImageRecordOptions): Promise<(ImageRecord | null)[]> {
-      const distinct = distinctIds(ids)
+      const checked = checkedIds(ids)
       const issuedAt = issueTime(options)
-      const rows = metadata.getMany ? await metadata.getMany(distinct) : await Promise.all(distinct.map((id) => metadata.get(id)))
-      return inOrder(ids, distinct, rows, issuedAt)
+      const rows = metadata.getMany ? await metadata.getMany(checked) : await Promise.all(checked.map((id) => metadata.get(id)))
+      return rows.map((image) => (image ? toRecord(image, issuedAt) : null))
     },
     /** The record of `id`, or `null` if there is no such image. */
     async get(id: string, options?: ImageRecordOptions): Promise<ImageRecord | null> {

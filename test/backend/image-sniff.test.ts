@@ -2,7 +2,7 @@ import { crc32 } from 'node:zlib'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createPixstoreBackend } from 'pixstore/backend'
 import { encodePng, pngChunk } from '../../demo/sample-images.js'
-import { fixture, tempDir } from '../helpers.js'
+import { fixture, saveOutcome, tempDir } from '../helpers.js'
 
 const data = tempDir()
 const backend = createPixstoreBackend({ dataDir: data.dir })
@@ -14,10 +14,7 @@ afterAll(async () => {
 const codeOf = async (bytes: Uint8Array, limits: { imageMaxPixels?: number } = {}) => {
   const b = limits.imageMaxPixels ? createPixstoreBackend({ dataDir: data.dir, ...limits }) : backend
   try {
-    await b.saveImage(bytes)
-    return 'ACCEPTED'
-  } catch (error) {
-    return (error as { code: string }).code
+    return await saveOutcome(b, bytes)
   } finally {
     if (b !== backend) await b.close()
   }

@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { createPixstoreBackend } from 'pixstore/backend'
 import { pngChunk } from '../../demo/sample-images.js'
 import { carriesMarkup } from '../../src/backend/images/markup.js'
-import { fixture, tempDir } from '../helpers.js'
+import { fixture, saveOutcome, tempDir } from '../helpers.js'
 
 const data = tempDir()
 afterAll(() => data.remove())
@@ -11,10 +11,7 @@ afterAll(() => data.remove())
 async function outcome(bytes: Uint8Array, options: { imageMaxPixels?: number } = {}): Promise<string> {
   const backend = createPixstoreBackend({ dataDir: data.dir, ...options })
   try {
-    await backend.saveImage(bytes)
-    return 'ACCEPTED'
-  } catch (error) {
-    return (error as { code: string }).code
+    return await saveOutcome(backend, bytes)
   } finally {
     await backend.close()
   }

@@ -59,7 +59,7 @@ export function testMetadataStore(name: string, open: () => Promise<{ store: Met
       expect(store.getMany).toBeTypeOf('function')
       const rows = new Map<string, StoredImage>()
       for (const id of ['m1', 'm2', 'm3']) rows.set(id, (await store.commit(version(id), 'create')).image)
-      expect(await store.getMany!(['m3', 'nope', 'm1', 'm2'])).toEqual([rows.get('m3'), undefined, rows.get('m1'), rows.get('m2')])
+      expect(await store.getMany!(['m3', 'nope', 'm1', 'm2', 'm3'])).toEqual([rows.get('m3'), undefined, rows.get('m1'), rows.get('m2'), rows.get('m3')])
       expect(await store.getMany!([])).toEqual([])
       // Ids are data, never SQL or JSON syntax.
       expect(await store.getMany!(["m1' OR '1'='1", '"]', 'm2'])).toEqual([undefined, undefined, rows.get('m2')])

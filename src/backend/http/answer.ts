@@ -84,8 +84,9 @@ export async function answerImageRequest(backend: PixstoreBackend, request: Imag
   }
   // Marked as the route's own payload, so that a client can tell it from an object's bare
   // ciphertext whatever redirects led to it.
-  const marks: Record<string, string> = { 'X-Pixstore-Payload': '1', 'Access-Control-Expose-Headers': 'X-Pixstore-Payload' }
-  if (follows) Object.assign(marks, { 'X-Pixstore-Delivery': 'redirect', 'Access-Control-Expose-Headers': 'X-Pixstore-Payload, X-Pixstore-Delivery' })
+  const marks: Record<string, string> = follows
+    ? { 'X-Pixstore-Payload': '1', 'X-Pixstore-Delivery': 'redirect', 'Access-Control-Expose-Headers': 'X-Pixstore-Payload, X-Pixstore-Delivery' }
+    : { 'X-Pixstore-Payload': '1', 'Access-Control-Expose-Headers': 'X-Pixstore-Payload' }
   const { parts, length } = encodeServedParts(served)
   if (method === 'HEAD') for (const part of parts) if (!(part instanceof Uint8Array)) await closeStream(part)
   return {

@@ -20,6 +20,20 @@ export function parseClientToken(value: unknown): number | undefined {
 
 const single = (state: number): PayloadParts => ({ parts: [Uint8Array.of(state)], length: 1 })
 
+/** The length of the payload that answers `served` (0 for `located`, which is answered by a redirect). */
+export function payloadLength(served: ServedImage): number {
+  switch (served.state) {
+    case 'current':
+      return 1 + served.size
+    case 'updated':
+      return UPDATED_HEADER_LENGTH + served.size
+    case 'located':
+      return 0
+    default:
+      return 1
+  }
+}
+
 /** Encodes what the route found in the wire format: a one-byte state, or a header and the ciphertext. */
 export function encodeServed(served: ServedImage): PayloadParts {
   switch (served.state) {
@@ -34,14 +48,14 @@ export function encodeServed(served: ServedImage): PayloadParts {
     case 'failed':
       return single(PayloadState.InternalError)
     case 'current':
-      return { parts: [Uint8Array.of(PayloadState.Success), served.body], length: 1 + served.size }
+      return { parts: [Uint8Array.of(PayloadState.Success), served.body], length: payloadLength(served) }
     case 'located':
       // Not a payload: the route answers it with a redirect to its URL.
       throw new PixstoreError('INTERNAL', 'A located image is answered with a redirect to its URL, not a payload')
     case 'updated': {
       const { image } = served
       const header = encodeUpdatedHeader(image.token, served.dataKey, Buffer.from(image.iv, 'base64'), Buffer.from(image.tag, 'base64'))
-      return { parts: [header, served.body], length: header.byteLength + served.size }
+      return { parts: [header, served.body], length: payloadLength(served) }
     }
   }
 }

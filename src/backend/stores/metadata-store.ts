@@ -83,7 +83,8 @@ export interface MetadataStore {
   getSync?(id: string): StoredImage | undefined
   /**
    * Optional capability: the rows of several ids in one round trip, in the order of `ids`
-   * (`undefined` where there is none). Without it, Pixstore reads them one id at a time.
+   * (a repeated id gets its row each time; `undefined` where there is none). Without it,
+   * Pixstore reads them one id at a time.
    */
   getMany?(ids: readonly string[]): Promise<(StoredImage | undefined)[]>
   /** Optional capability: `getMany`, synchronously (the embedded SQLite store). */

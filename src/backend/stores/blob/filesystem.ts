@@ -58,19 +58,12 @@ export function createFilesystemBlobStore(given: FilesystemBlobStoreOptions): Bl
         throw fail('write', cause)
       }
     },
-    async read(key) {
-      const file = fileOf(key)
-      // The callback form: it reads in one native call, far cheaper per request than the promise form.
-      return new Promise((resolve, reject) => {
-        fsCallbacks.readFile(file, (cause, bytes) => {
-          if (!cause) resolve(bytes)
-          else if (cause.code === 'ENOENT') resolve(undefined)
-          else reject(fail('read', cause))
-        })
-      })
+    read(key) {
+      return this.readWithRoom!(key, 0)
     },
     readWithRoom(key, room, size) {
-      // The callback forms, as for read: one buffer, and no fstat when the size is known.
+      // The callback forms, far cheaper per request than the promise forms: one buffer, and
+      // no fstat when the size is known.
       return new Promise((resolve, reject) => {
         const failed = (cause: NodeJS.ErrnoException | null, fd?: number) => {
           if (fd !== undefined) fsCallbacks.close(fd, () => undefined)
