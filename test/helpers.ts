@@ -1,4 +1,4 @@
-import { createDecipheriv, createHash } from 'node:crypto'
+import { createDecipheriv, createHash, hkdfSync } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -101,4 +101,16 @@ export async function saveOutcome(backend: Pick<PixstoreBackend, 'saveImage'>, b
   } catch (error) {
     return (error as { code: string }).code
   }
+}
+
+/**
+ * Decrypts an encoded Variant payload (`[7][ciphertext][tag]`) as a client would: the key
+ * and IV are HKDF-SHA-256 of the record's data key, info `pixstore variant <name>`.
+ */
+export function decryptVariantPayload(payload: Uint8Array, dataKeyBase64: string, name: string): Buffer {
+  if (payload[0] !== 7) throw new Error(`expected a Variant payload, got state ${payload[0]}`)
+  const material = Buffer.from(hkdfSync('sha256', Buffer.from(dataKeyBase64, 'base64'), Buffer.alloc(0), `pixstore variant ${name}`, 44))
+  const decipher = createDecipheriv('aes-256-gcm', material.subarray(0, 32), material.subarray(32))
+  decipher.setAuthTag(payload.subarray(payload.length - 16))
+  return Buffer.concat([decipher.update(payload.subarray(1, payload.length - 16)), decipher.final()])
 }

@@ -6,6 +6,8 @@ import type { PixstoreEvent } from './events.js'
 import { resolveLegacyOptions, type LegacyBackendOptions, type LegacyLocations } from './legacy-config.js'
 import type { BlobStore } from './stores/blob-store.js'
 import type { MetadataStore } from './stores/metadata-store.js'
+import { assertSharpInstalled } from './variants/make.js'
+import { resolveVariantOptions, type ResolvedVariants, type VariantOptions } from './variants/options.js'
 
 /** Options of `initPixstoreBackend` and `createPixstoreBackend`. Every one has a safe default. */
 export interface PixstoreBackendConfig extends LegacyBackendOptions {
@@ -90,6 +92,12 @@ export interface PixstoreBackendConfig extends LegacyBackendOptions {
    * synchronously: keep it quick. What it throws is logged once and otherwise ignored.
    */
   onEvent?: (event: PixstoreEvent) => void
+  /**
+   * Smaller copies of every image to make at save time, each encrypted under its own key,
+   * with a ThumbHash placeholder; the frontend then loads the size it shows. Needs the
+   * optional peer dependency `sharp`. Default: none. See docs/responsive-images.md.
+   */
+  variants?: VariantOptions
 }
 
 /**
@@ -113,6 +121,7 @@ export interface ResolvedBackendConfig {
   metadataStore: MetadataStore | undefined
   blobStore: BlobStore | undefined
   onEvent: ((event: PixstoreEvent) => void) | undefined
+  variants: ResolvedVariants | undefined
   statelessKeyWindowLength: number
   statelessProofSecret: readonly string[] | undefined
   defaultEndpointEnabled: boolean
@@ -146,7 +155,7 @@ const defaults = {
   accessControlAllowOrigin: '*',
 } as const
 
-const optionNames = [...Object.keys(defaults), 'statelessProofSecret', 'masterKeys', 'metadataStore', 'blobStore', 'onEvent', 'imageFormats', 'imageRootDir', 'databasePath']
+const optionNames = [...Object.keys(defaults), 'statelessProofSecret', 'masterKeys', 'metadataStore', 'blobStore', 'onEvent', 'variants', 'imageFormats', 'imageRootDir', 'databasePath']
 
 /**
  * Fills in defaults and validates every option, including the secret policy of shared stores.
@@ -282,8 +291,11 @@ export function resolveBackendConfig(given: PixstoreBackendConfig = {}, where = 
     requireOption(masterKeys !== undefined || Boolean(process.env.PIXSTORE_MASTER_KEY), where, 'masterKeys', 'is required with a shared metadataStore (or PIXSTORE_MASTER_KEY)')
   }
   requireOption(config.onEvent === undefined || typeof config.onEvent === 'function', where, 'onEvent', 'must be a function')
+  const variants = resolveVariantOptions(config.variants, where, 'INVALID_CONFIG') || undefined
+  if (variants) assertSharpInstalled()
   return {
     ...c,
+    variants,
     onEvent: config.onEvent,
     formats: legacy.formats,
     legacyData: legacy.locations,

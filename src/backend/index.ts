@@ -12,6 +12,8 @@ import {
   type ImageRecordOptions,
   type PixstoreBackend,
   type SaveImageOptions,
+  type UpdateImageOptions,
+  type EndpointHelperOptions,
 } from './pixstore-backend.js'
 
 export { createPixstoreBackend } from './pixstore-backend.js'
@@ -24,7 +26,8 @@ export type { BlobStore, BlobStream, BlobInfo } from './stores/blob-store.js'
 export type { VerifyReport, GcOptions, GcReport, RotationReport, StoreStats } from './maintenance.js'
 export { createWebHandler, type PixstoreRequestHandler } from './http/web-handler.js'
 export { createNodeHandler, type PixstoreNodeHandler } from './http/node-handler.js'
-export type { PixstoreBackend, ImageInput, ImageRecordOptions, SaveImageOptions, ServedImage, ServeOptions } from './pixstore-backend.js'
+export type { PixstoreBackend, ImageInput, ImageRecordOptions, SaveImageOptions, UpdateImageOptions, EndpointHelperOptions, ServedImage, ServeOptions } from './pixstore-backend.js'
+export type { VariantOptions, VariantFormat } from './variants/options.js'
 export type { PixstoreBackendConfig, PixstoreBackendInitConfig, ResolvedBackendConfig } from './config.js'
 export type { SecretSource } from './secret-source.js'
 export type { SeenInstance, InstanceInfo } from './stores/metadata-store.js'
@@ -112,8 +115,8 @@ export function saveImage(image: ImageInput, target?: string | SaveImageOptions)
 }
 
 /** Replaces the image `id` with new bytes under a new key and a greater token; returns the new record. Errors as {@link saveImage}, plus `NOT_FOUND`. */
-export function updateImage(id: string, image: ImageInput): Promise<ImageRecord | null> {
-  return run((backend) => backend.updateImage(id, image))
+export function updateImage(id: string, image: ImageInput, options?: UpdateImageOptions): Promise<ImageRecord | null> {
+  return run((backend) => backend.updateImage(id, image, options))
 }
 
 /** {@link saveImage} with the bytes of a regular file, read within `imageMaxBytes`. */
@@ -122,8 +125,8 @@ export function saveImageFromFile(file: string, target?: string | SaveImageOptio
 }
 
 /** {@link updateImage} with the bytes of a file. */
-export function updateImageFromFile(id: string, file: string): Promise<ImageRecord | null> {
-  return run((backend) => backend.updateImageFromFile(id, file))
+export function updateImageFromFile(id: string, file: string, options?: UpdateImageOptions): Promise<ImageRecord | null> {
+  return run((backend) => backend.updateImageFromFile(id, file, options))
 }
 
 /** Deletes the image `id`; resolves `true` if it existed, `false` if not. */
@@ -174,11 +177,12 @@ export function getImageRecordsAsync(ids: readonly string[], options?: ImageReco
 
 /**
  * The encoded payload for an app's own image route (with its own authentication): pass
- * the id, the client's token and the client's proof; send the bytes as
+ * the id, the client's token and the client's proof (and the variant it asked for, which a
+ * custom fetcher receives as its fourth argument); send the bytes as
  * `application/octet-stream` with `Cache-Control: no-store`.
  */
-export function customEndpointHelper(imageId: string, clientToken: unknown, statelessProof: unknown): Promise<Uint8Array> {
-  return active().customEndpointHelper(imageId, clientToken, statelessProof)
+export function customEndpointHelper(imageId: string, clientToken: unknown, statelessProof: unknown, options?: EndpointHelperOptions): Promise<Uint8Array> {
+  return active().customEndpointHelper(imageId, clientToken, statelessProof, options)
 }
 
 /**

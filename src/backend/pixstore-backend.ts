@@ -27,9 +27,15 @@ import { createFilesystemBlobStore } from './stores/blob/filesystem.js'
 import { createEmbeddedStores } from './stores/embedded.js'
 import { storedBlobs } from './stores/stored-blobs.js'
 import type { MetadataStore, SeenInstance } from './stores/metadata-store.js'
-import { createWriter, type ImageInput, type SaveImageOptions } from './writer.js'
+import { createWriter, type ImageInput, type SaveImageOptions, type UpdateImageOptions } from './writer.js'
 
-export type { ImageInput, SaveImageOptions } from './writer.js'
+export type { ImageInput, SaveImageOptions, UpdateImageOptions } from './writer.js'
+
+/** Options of `customEndpointHelper`. */
+export interface EndpointHelperOptions {
+  /** The variant the client asks for (`<width>.<format>`), as the frontend's fetcher receives it. */
+  variant?: string
+}
 export type { ImageRecordOptions } from './records.js'
 export type { ServedImage, ServeOptions } from './serving.js'
 
@@ -52,11 +58,11 @@ export interface PixstoreBackend {
    */
   saveImage(image: ImageInput, target?: string | SaveImageOptions): Promise<ImageRecord>
   /** Replaces the image `id` under a new key and a greater token. Errors as `saveImage`, plus `NOT_FOUND`. */
-  updateImage(id: string, image: ImageInput): Promise<ImageRecord>
+  updateImage(id: string, image: ImageInput, options?: UpdateImageOptions): Promise<ImageRecord>
   /** `saveImage` with a regular file's bytes, read within `imageMaxBytes`. */
   saveImageFromFile(file: string, target?: string | SaveImageOptions): Promise<ImageRecord>
   /** `updateImage` with a regular file's bytes. */
-  updateImageFromFile(id: string, file: string): Promise<ImageRecord>
+  updateImageFromFile(id: string, file: string, options?: UpdateImageOptions): Promise<ImageRecord>
   /** Deletes the image `id`; `true` if it existed. */
   deleteImage(id: string): Promise<boolean>
   /** Whether an image `id` exists. */
@@ -79,8 +85,12 @@ export interface PixstoreBackend {
   getImageRecords(ids: readonly string[], options?: ImageRecordOptions): (ImageRecord | null)[]
   /** The awaitable form of `getImageRecords`, on every store: one query on PostgreSQL. */
   getImageRecordsAsync(ids: readonly string[], options?: ImageRecordOptions): Promise<(ImageRecord | null)[]>
-  /** The encoded payload for an app's own image route: the client's id, token and proof in, wire bytes out. */
-  customEndpointHelper(imageId: string, clientToken: unknown, statelessProof: unknown): Promise<Uint8Array>
+  /**
+   * The encoded payload for an app's own image route: the client's id, token and proof in,
+   * wire bytes out; `options.variant` is the variant the client asked for (the frontend's
+   * fetcher receives it).
+   */
+  customEndpointHelper(imageId: string, clientToken: unknown, statelessProof: unknown, options?: EndpointHelperOptions): Promise<Uint8Array>
   /**
    * What the image route answers a client holding version `clientToken` (`undefined` for
    * none) that presents `proof`: a refusal, or the ciphertext (with its data key when the
@@ -201,9 +211,9 @@ export function openBackend(config: PixstoreBackendConfig | undefined, where: st
     secretSource: keys.secretSource,
     masterKeySource: keys.masterKeySource,
     saveImage: (image, target) => writer.save(image, target),
-    updateImage: (id, image) => writer.update(id, image),
+    updateImage: (id, image, options) => writer.update(id, image, options),
     saveImageFromFile: (file, target) => writer.saveFromFile(file, target),
-    updateImageFromFile: (id, file) => writer.updateFromFile(id, file),
+    updateImageFromFile: (id, file, options) => writer.updateFromFile(id, file, options),
     deleteImage: (id) => writer.remove(id),
     imageExists: (id) => writer.exists(id),
     getImageRecord: (id, options) => records.getSync(id, options),
@@ -211,14 +221,17 @@ export function openBackend(config: PixstoreBackendConfig | undefined, where: st
     getImageRecords: (ids, options) => records.getManySync(ids, options),
     getImageRecordsAsync: (ids, options) => records.getMany(ids, options),
     serveImage(imageId, clientToken, proof, options) {
-      const { stream, locate } = ownProperties(options ?? {})
-      return serving.serve(imageId, clientToken, proof, { stream, locate })
+      const { stream, locate, variant } = ownProperties(options ?? {})
+      return serving.serve(imageId, clientToken, proof, { stream, locate, variant })
     },
     redirects: serving.canLocate,
-    async customEndpointHelper(imageId, clientToken, statelessProof) {
+    async customEndpointHelper(imageId, clientToken, statelessProof, options) {
       // One buffer is wanted here: the image is read whole, after room for the header.
       const token = parseClientToken(clientToken)
-      return encodeServedWhole(await serving.serve(imageId, token, statelessProof, { stream: false, headerRoom: headerLengthFor(token) }))
+      const variant = ownProperties(options)?.variant
+      return encodeServedWhole(
+        await serving.serve(imageId, token, statelessProof, { stream: false, variant, headerRoom: headerLengthFor(token, variant) }),
+      )
     },
     verify: (onProgress) => maintenance.verify(onProgress),
     gc: (options) => maintenance.gc(ownProperties(options ?? {})),

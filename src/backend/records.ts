@@ -6,6 +6,7 @@ import { assertValidId } from './ids.js'
 import type { InstanceKeys } from './instance-keys.js'
 import { dataKeyContext } from './master-keys.js'
 import type { MetadataStore, StoredImage } from './stores/metadata-store.js'
+import { openPlaceholder } from './variants/crypto.js'
 
 /** Options of `getImageRecord` and `getImageRecordAsync`. */
 export interface ImageRecordOptions {
@@ -41,25 +42,32 @@ function checkedIds(ids: unknown): readonly string[] {
 /** The data keys of stored images and the records made from them. */
 export function createRecords(metadata: MetadataStore, keys: InstanceKeys) {
   // Every record and payload needs its image's data key: unwrapped once, then remembered.
-  const unwrapped = createBoundedCache<{ key: Buffer; base64: string }>(20_000)
+  const unwrapped = createBoundedCache<{ key: Buffer; base64: string; placeholder?: string }>(20_000)
   const unwrap = (image: StoredImage) => {
-    const cacheKey = `${image.keyId}\n${image.wrappedKey}\n${image.id}\n${image.blobKey}`
+    const cacheKey = `${image.keyId}\n${image.wrappedKey}\n${image.id}\n${image.blobKey}\n${image.placeholder ?? ''}`
     const known = unwrapped.get(cacheKey)
     if (known) return known
     const key = keys.unwrap(image.keyId, image.wrappedKey, dataKeyContext(image.id, image.blobKey))
-    return unwrapped.set(cacheKey, { key, base64: key.toString('base64') })
+    const placeholder = image.placeholder === undefined ? undefined : openPlaceholder(key, image.placeholder)
+    return unwrapped.set(cacheKey, { key, base64: key.toString('base64'), placeholder })
   }
 
-  const toRecord = (image: StoredImage, issuedAt?: number): ImageRecord => ({
-    id: image.id,
-    token: image.token,
-    meta: { key: unwrap(image).base64, iv: image.iv, tag: image.tag },
-    statelessProof: keys.signer.sign(image.id, issuedAt),
-    format: image.format,
-    bytes: image.bytes,
-    width: image.width,
-    height: image.height,
-  })
+  const toRecord = (image: StoredImage, issuedAt?: number): ImageRecord => {
+    const { base64, placeholder } = unwrap(image)
+    const record: ImageRecord = {
+      id: image.id,
+      token: image.token,
+      meta: { key: base64, iv: image.iv, tag: image.tag },
+      statelessProof: keys.signer.sign(image.id, issuedAt),
+      format: image.format,
+      bytes: image.bytes,
+      width: image.width,
+      height: image.height,
+    }
+    if (image.variants) record.variants = image.variants.map((variant) => ({ ...variant }))
+    if (placeholder !== undefined) record.placeholder = placeholder
+    return record
+  }
 
   return {
     /** The unwrapped data key of a stored version. */

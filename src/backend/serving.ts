@@ -4,6 +4,9 @@ import type { ProofSigner } from './proof.js'
 import type { StoredBlobs } from './stores/stored-blobs.js'
 import { readCurrentBlob } from './stores/every-image.js'
 import type { MetadataStore, StoredImage } from './stores/metadata-store.js'
+import { parseVariantName, variantName, type ImageVariant } from '../shared/variants.js'
+import { TAG_LENGTH } from '../shared/wire.js'
+import { variantBlobKey } from './variants/crypto.js'
 
 /**
  * What the image route found for a request, before any encoding: a refusal, or the
@@ -17,6 +20,8 @@ export type ServedImage =
   | { state: 'failed' }
   /** The client holds this version: only the ciphertext goes back. */
   | { state: 'current'; image: StoredImage; body: BodyPart; size: number }
+  /** The client holds this version and asked for one of its variants: that variant's ciphertext (tag appended) goes back. */
+  | { state: 'variant'; image: StoredImage; variant: ImageVariant; body: BodyPart; size: number }
   /** The client holds another version (or none): the ciphertext and its meta go back. */
   | { state: 'updated'; image: StoredImage; dataKey: Buffer; body: BodyPart; size: number }
   /**
@@ -35,6 +40,13 @@ export interface ServeOptions {
    * Default `false`.
    */
   locate?: boolean
+  /**
+   * The variant the client asks for, by name (`<width>.<format>`, see the record's
+   * `variants`). It is served when the client holds the current version and the version has
+   * it; otherwise the answer is `updated` with the current original, which the client can
+   * always decrypt.
+   */
+  variant?: string
 }
 
 /**
@@ -98,6 +110,36 @@ export function createServing(
     return found && { image: found.image, ...found.value }
   }
 
+  // The variant a request names, if the client holds the current version and it has one.
+  async function findVariant(
+    imageId: string,
+    clientToken: number | undefined,
+    { variant: name, locate }: InternalServeOptions,
+    timings: ServeTimings,
+  ): Promise<FramedServedImage | undefined> {
+    const wanted = parseVariantName(name)
+    const image = await metadata.get(imageId)
+    if (!image) return { state: 'not-found' }
+    const variant = wanted && clientToken === image.token ? image.variants?.find((v) => variantName(v) === variantName(wanted)) : undefined
+    if (!variant) return undefined
+    const key = variantBlobKey(image.blobKey, variant)
+    const started = performance.now()
+    try {
+      if (locate && blobs.locate) {
+        const url = await blobs.locate(key)
+        if (url) return { state: 'located', image, url }
+      }
+      const frame = blobs.readWithRoom ? await blobs.readWithRoom(key, 1, variant.bytes + TAG_LENGTH) : await blobs.read(key)
+      const room = blobs.readWithRoom ? 1 : 0
+      // Gone when an update replaced the version meanwhile: the current original answers.
+      if (!frame) return undefined
+      const body = frame.subarray(room) as BodyPart
+      return { state: 'variant', image, variant, body, size: frame.byteLength - room, ...(room ? { frame } : {}) }
+    } finally {
+      timings.blobMs += performance.now() - started
+    }
+  }
+
   async function find(
     imageId: unknown,
     clientToken: number | undefined,
@@ -111,7 +153,11 @@ export function createServing(
     if (!isValidId(imageId) || typeof proof !== 'string' || !signer.verify(imageId, proof)) return { state: 'invalid-proof' }
     const started = performance.now()
     try {
-      if (options.locate && blobs.locate) {
+      if (options.variant !== undefined) {
+        const found = await findVariant(imageId, clientToken, options, timings)
+        if (found) return found
+      }
+      if (options.locate && blobs.locate && options.variant === undefined) {
         const image = await metadata.get(imageId)
         if (!image) return { state: 'not-found' }
         const url = clientToken === image.token ? await blobs.locate(image.blobKey) : undefined
@@ -119,7 +165,7 @@ export function createServing(
       }
       const current = await loadCurrent(imageId, options, timings)
       if (!current) return { state: 'not-found' }
-      if (clientToken === current.image.token) return { state: 'current', ...current }
+      if (clientToken === current.image.token && options.variant === undefined) return { state: 'current', ...current }
       return { state: 'updated', ...current, dataKey: dataKeyOf(current.image) }
     } catch (error) {
       const detail = error instanceof Error ? error.message : String(error)
@@ -131,12 +177,12 @@ export function createServing(
   }
 
   return {
+    /** Whether the blob store can hand blobs out itself (`locate`). */
+    canLocate: blobs.locate !== undefined,
     /**
      * What to answer a request for `imageId` from a client holding version `clientToken`
      * (`undefined` for none) with `proof`. Never throws: a failure is `failed`, and logged.
      */
-    /** Whether the blob store can hand blobs out itself (`locate`). */
-    canLocate: blobs.locate !== undefined,
     async serve(imageId: unknown, clientToken: number | undefined, proof: unknown, options: InternalServeOptions = {}): Promise<FramedServedImage> {
       const timings: ServeTimings = { durationMs: 0, storesMs: 0, blobMs: 0 }
       const started = performance.now()

@@ -12,6 +12,9 @@ import type { InstanceKeys } from './instance-keys.js'
 import { dataKeyContext } from './master-keys.js'
 import type { BlobStore } from './stores/blob-store.js'
 import type { ImageVersion, MetadataStore, StoredImage } from './stores/metadata-store.js'
+import { blobKeysOf, encryptVariant, sealPlaceholder, variantBlobKey } from './variants/crypto.js'
+import { makeVariants } from './variants/make.js'
+import { resolveVariantOptions, type ResolvedVariants, type VariantOptions } from './variants/options.js'
 
 /** Image bytes as the backend accepts them. */
 export type ImageInput = Uint8Array | ArrayBuffer
@@ -22,7 +25,17 @@ export interface SaveImageOptions {
   id?: string
   /** Prefix for a generated id: the id becomes `dir:<random>`. */
   dir?: string
+  /** The variants to make of this image, or `false` for none. Default: the backend's `variants`. */
+  variants?: VariantOptions | false
 }
+
+/** Options of `updateImage`. */
+export interface UpdateImageOptions {
+  /** The variants to make of the new version, or `false` for none. Default: the backend's `variants`. */
+  variants?: VariantOptions | false
+}
+
+type VariantChoice = ResolvedVariants | false | undefined
 
 function toBytes(image: unknown): Uint8Array {
   if (image instanceof Uint8Array) return image
@@ -30,22 +43,32 @@ function toBytes(image: unknown): Uint8Array {
   throw new PixstoreError('INVALID_ARGUMENT', 'An image must be given as a Buffer, Uint8Array or ArrayBuffer')
 }
 
-/** The id a new image gets from `saveImage`'s second argument. */
-function resolveTarget(target: unknown): string {
-  if (target === undefined) return generateId()
-  if (typeof target === 'string') return generateId(target)
+/** The id a new image gets from `saveImage`'s second argument, and the variants it asks for. */
+function resolveTarget(target: unknown): { id: string; variants: VariantChoice } {
+  if (target === undefined) return { id: generateId(), variants: undefined }
+  if (typeof target === 'string') return { id: generateId(target), variants: undefined }
   if (typeof target === 'object' && target !== null) {
-    const { id, dir, ...rest } = ownProperties(target as SaveImageOptions)
+    const { id, dir, variants, ...rest } = ownProperties(target as SaveImageOptions)
     const unknown = Object.keys(rest)[0]
-    if (unknown !== undefined) throw new PixstoreError('INVALID_ARGUMENT', `saveImage: unknown option "${unknown}" (use "id" or "dir")`)
+    if (unknown !== undefined) throw new PixstoreError('INVALID_ARGUMENT', `saveImage: unknown option "${unknown}" (use "id", "dir" or "variants")`)
     if (id !== undefined && dir !== undefined) throw new PixstoreError('INVALID_ARGUMENT', 'saveImage: give either "id" or "dir", not both')
+    const chosen = resolveVariantOptions(variants, 'saveImage', 'INVALID_ARGUMENT')
     if (id !== undefined) {
       assertValidId(id)
-      return id
+      return { id, variants: chosen }
     }
-    return generateId(dir)
+    return { id: generateId(dir), variants: chosen }
   }
   throw new PixstoreError('INVALID_ARGUMENT', 'saveImage: the second argument must be a directory name or { id } / { dir }')
+}
+
+function updateVariants(options: unknown): VariantChoice {
+  if (options === undefined) return undefined
+  if (typeof options !== 'object' || options === null) throw new PixstoreError('INVALID_ARGUMENT', 'updateImage: options must be { variants }')
+  const { variants, ...rest } = ownProperties(options as UpdateImageOptions)
+  const unknown = Object.keys(rest)[0]
+  if (unknown !== undefined) throw new PixstoreError('INVALID_ARGUMENT', `updateImage: unknown option "${unknown}" (use "variants")`)
+  return resolveVariantOptions(variants, 'updateImage', 'INVALID_ARGUMENT')
 }
 
 interface WriterContext {
@@ -79,7 +102,7 @@ export function createWriter({ config, metadata, blobs, keys, events, toRecord }
     }
   }
 
-  async function write(id: string, input: unknown, mode: 'create' | 'update'): Promise<ImageRecord> {
+  async function write(id: string, input: unknown, mode: 'create' | 'update', chosen: VariantChoice): Promise<ImageRecord> {
     const bytes = toBytes(input)
     if (bytes.byteLength > config.imageMaxBytes) throw tooLarge(bytes.byteLength)
     if (mode === 'update' && !(await metadata.get(id))) throw new PixstoreError('NOT_FOUND', `No image with id "${id}"`)
@@ -92,13 +115,25 @@ export function createWriter({ config, metadata, blobs, keys, events, toRecord }
     if (formatByte === undefined) throw new PixstoreError('INVALID_IMAGE', `${image.format} images are not accepted here (option imageFormats)`)
     // What is stored is the image without its metadata (unless keepMetadata).
     const stored = image.stripped
+    const variantOptions = chosen === undefined ? config.variants : chosen
+    const made = variantOptions ? await makeVariants(stored, image.format, variantOptions, config.imageMaxPixels) : undefined
     const encrypted = encryptImage(formatByte, stored)
-    // Every version gets a new blob, durable before the metadata points at it (or, kept
+    // Every version gets new blobs, durable before the metadata points at them (or, kept
     // inline, committed with it), so a reader or a crash only ever meets a complete old
-    // version or a complete new one.
+    // version with all its variants or a complete new one.
     const blobKey = randomBytes(16).toString('hex')
     const inline = metadata.inlineBlobs !== undefined && encrypted.ciphertext.byteLength <= metadata.inlineBlobs.maxBytes
-    if (!inline) await blobs.write(blobKey, encrypted.ciphertext)
+    const variantBlobs = (made?.variants ?? []).map(({ variant, image: bytes }) => ({
+      key: variantBlobKey(blobKey, variant),
+      bytes: encryptVariant(encrypted.key, variant, bytes),
+    }))
+    const written = [...(inline ? [] : [{ key: blobKey, bytes: encrypted.ciphertext }]), ...variantBlobs]
+    const settled = await Promise.allSettled(written.map((blob) => blobs.write(blob.key, blob.bytes)))
+    const failed = settled.find((result) => result.status === 'rejected')
+    if (failed) {
+      await removeBlobs(written.filter((_, i) => settled[i]!.status === 'fulfilled').map((blob) => blob.key))
+      throw failed.reason
+    }
     const version = {
       id,
       iv: encrypted.iv.toString('base64'),
@@ -108,6 +143,8 @@ export function createWriter({ config, metadata, blobs, keys, events, toRecord }
       bytes: stored.byteLength,
       width: image.width,
       height: image.height,
+      ...(made?.variants.length ? { variants: made.variants.map(({ variant }) => variant) } : {}),
+      ...(made ? { placeholder: sealPlaceholder(encrypted.key, made.placeholder) } : {}),
     }
     let committed: Awaited<ReturnType<MetadataStore['commit']>>
     try {
@@ -122,12 +159,15 @@ export function createWriter({ config, metadata, blobs, keys, events, toRecord }
         () => undefined,
       )
       if (after?.row?.blobKey === blobKey) return toRecord(after.row)
-      if (!inline && after) await blobs.delete(blobKey).catch(() => undefined)
+      if (after) await removeBlobs(written.map((blob) => blob.key))
       throw error
     }
-    if (committed.replacedBlobKey) await blobs.delete(committed.replacedBlobKey).catch(() => undefined)
+    if (committed.replaced) await removeBlobs(blobKeysOf(committed.replaced))
     return toRecord(committed.image)
   }
+
+  // Blobs no row names any more; one that cannot be removed now is left to gc.
+  const removeBlobs = (keys: readonly string[]) => Promise.all(keys.map((key) => blobs.delete(key).catch(() => undefined)))
 
   const readFile = (file: unknown) => readImageFileWithin(file, config.imageMaxBytes)
 
@@ -139,27 +179,30 @@ export function createWriter({ config, metadata, blobs, keys, events, toRecord }
 
   return {
     save: (input: unknown, target: unknown) =>
-      events.write('save', targetId(target), () => write(resolveTarget(target), input, 'create'), stored),
-    update: (id: string, input: unknown) =>
+      events.write('save', targetId(target), async () => {
+        const { id, variants } = resolveTarget(target)
+        return write(id, input, 'create', variants)
+      }, stored),
+    update: (id: string, input: unknown, options?: unknown) =>
       events.write('update', knownId(id), async () => {
         assertValidId(id)
-        return write(id, input, 'update')
+        return write(id, input, 'update', updateVariants(options))
       }, stored),
     saveFromFile: (file: unknown, target: unknown) =>
       events.write('save', targetId(target), async () => {
-        const id = resolveTarget(target)
-        return write(id, await readFile(file), 'create')
+        const { id, variants } = resolveTarget(target)
+        return write(id, await readFile(file), 'create', variants)
       }, stored),
-    updateFromFile: (id: string, file: unknown) =>
+    updateFromFile: (id: string, file: unknown, options?: unknown) =>
       events.write('update', knownId(id), async () => {
         assertValidId(id)
-        return write(id, await readFile(file), 'update')
+        return write(id, await readFile(file), 'update', updateVariants(options))
       }, stored),
     remove: (id: string): Promise<boolean> =>
       events.write('delete', knownId(id), async () => {
         assertValidId(id)
         const removed = await metadata.delete(id)
-        if (removed) await blobs.delete(removed.blobKey).catch(() => undefined)
+        if (removed) await removeBlobs(blobKeysOf(removed))
         return removed !== undefined
       }),
     async exists(id: string): Promise<boolean> {

@@ -17,14 +17,19 @@ function editDistance(a: string, b: string): number {
 /**
  * Refuses option names that `known` does not list, naming the closest valid option.
  *
- * @throws PixstoreError `INVALID_CONFIG`
+ * @throws PixstoreError `code` (default `INVALID_CONFIG`)
  */
-export function rejectUnknownOptions(options: object, known: readonly string[], where: string): void {
+export function rejectUnknownOptions(
+  options: object,
+  known: readonly string[],
+  where: string,
+  code: 'INVALID_CONFIG' | 'INVALID_ARGUMENT' = 'INVALID_CONFIG',
+): void {
   for (const name of Object.keys(options)) {
     if (known.includes(name)) continue
     let best = known[0] ?? ''
     for (const candidate of known) if (editDistance(name, candidate) < editDistance(name, best)) best = candidate
-    throw new PixstoreError('INVALID_CONFIG', `${where}: unknown option "${name}". Did you mean "${best}"?`)
+    throw new PixstoreError(code, `${where}: unknown option "${name}". Did you mean "${best}"?`)
   }
 }
 

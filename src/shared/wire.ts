@@ -9,6 +9,12 @@ export const PayloadState = {
   MissingProof: 4,
   InvalidProof: 5,
   InternalError: 6,
+  /**
+   * The client's token is current and it asked for one of the version's variants: the
+   * payload is that variant's ciphertext with its GCM tag appended (Pixstore 4 and later;
+   * sent only to a client that asks for a variant).
+   */
+  Variant: 7,
 } as const
 
 /** A payload state byte value. */
@@ -24,12 +30,14 @@ export const UPDATED_HEADER_LENGTH = 1 + 8 + KEY_LENGTH + IV_LENGTH + TAG_LENGTH
 /**
  * A decoded payload of the image route.
  * - `Success`: the client's token is current; decrypt with the record's meta.
+ * - `Variant`: the variant the client asked for; decrypt with the key derived for it.
  * - `Updated`: the image changed (or the client sent no token); the payload carries the
  *   current token and decryption meta.
  * - any other state: the request was refused or failed; no image bytes.
  */
 export type Payload =
   | { state: typeof PayloadState.Success; ciphertext: Uint8Array }
+  | { state: typeof PayloadState.Variant; ciphertext: Uint8Array }
   | {
       state: typeof PayloadState.Updated
       token: number
@@ -39,7 +47,7 @@ export type Payload =
       ciphertext: Uint8Array
     }
   | {
-      state: Exclude<PayloadState, typeof PayloadState.Success | typeof PayloadState.Updated>
+      state: Exclude<PayloadState, typeof PayloadState.Success | typeof PayloadState.Updated | typeof PayloadState.Variant>
     }
 
 /**
@@ -63,9 +71,10 @@ export function encodeUpdatedHeader(token: number, key: Uint8Array, iv: Uint8Arr
 /** Encodes a payload into the binary body of the image route. */
 export function encodePayload(payload: Payload): Uint8Array {
   switch (payload.state) {
-    case PayloadState.Success: {
+    case PayloadState.Success:
+    case PayloadState.Variant: {
       const out = new Uint8Array(1 + payload.ciphertext.length)
-      out[0] = PayloadState.Success
+      out[0] = payload.state
       out.set(payload.ciphertext, 1)
       return out
     }
@@ -97,6 +106,9 @@ export function decodePayload(bytes: Uint8Array): Payload {
   switch (state) {
     case PayloadState.Success:
       if (bytes.length < 2) throw malformed('a success payload has no ciphertext')
+      return { state, ciphertext: bytes.subarray(1) }
+    case PayloadState.Variant:
+      if (bytes.length < 2 + TAG_LENGTH) throw malformed('a variant payload is truncated')
       return { state, ciphertext: bytes.subarray(1) }
     case PayloadState.Updated: {
       if (bytes.length < UPDATED_HEADER_LENGTH + 1) throw malformed('an updated payload is truncated')

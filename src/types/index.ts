@@ -1,9 +1,11 @@
 import type { ImageFormat } from '../shared/image-format.js'
+import type { ImageVariant } from '../shared/variants.js'
 
 export type { ImageFormat } from '../shared/image-format.js'
 export type { PixstoreErrorCode } from '../shared/errors.js'
 export type { ErrorHandlingMode } from '../shared/error-handling.js'
 export type { Payload } from '../shared/wire.js'
+export type { ImageVariant } from '../shared/variants.js'
 
 /** Decryption metadata of one image version, each field in standard base64. */
 export interface ImageMeta {
@@ -37,6 +39,13 @@ export interface ImageRecord {
   width?: number
   /** The image's height in pixels, when known. */
   height?: number
+  /**
+   * Smaller copies of this version, when the backend makes them (option `variants`): the
+   * frontend fetches one with the same proof and derives its key from `meta.key`.
+   */
+  variants?: ImageVariant[]
+  /** A ThumbHash of the image (standard base64, about 30 bytes) to show while it loads, when the backend makes variants. */
+  placeholder?: string
 }
 
 /**

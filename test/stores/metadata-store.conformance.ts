@@ -38,21 +38,46 @@ export function testMetadataStore(name: string, open: () => Promise<{ store: Met
       await cleanup()
     })
 
-    it('creates, reads, updates and deletes a row, reporting the blob each write replaced', async () => {
+    it('creates, reads, updates and deletes a row, reporting the row each write replaced', async () => {
       expect(await store.get('a')).toBeUndefined()
       const first = version('a')
       const created = await store.commit(first, 'create')
-      expect(created.replacedBlobKey).toBeUndefined()
+      expect(created.replaced).toBeUndefined()
       expect(created.image).toMatchObject({ ...first, token: expect.any(Number), updatedAt: expect.any(Number) })
       expect(await store.get('a')).toEqual(created.image)
       const second = version('a', { format: 'jpeg', width: 30 })
       const updated = await store.commit(second, 'update')
-      expect(updated.replacedBlobKey).toBe(first.blobKey)
+      expect(updated.replaced).toEqual(created.image)
       expect(updated.image.token).toBeGreaterThan(created.image.token)
       expect(await store.get('a')).toEqual(updated.image)
       expect(await store.delete('a')).toEqual(updated.image)
       expect(await store.delete('a')).toBeUndefined()
       expect(await store.get('a')).toBeUndefined()
+    })
+
+    it('keeps a version\'s variants and placeholder, replaces them with the version, and sets them only on the version they were made from', async () => {
+      const variants = [
+        { width: 160, height: 120, format: 'webp' as const, bytes: 4000 },
+        { width: 320, height: 240, format: 'avif' as const, bytes: 9000 },
+      ]
+      const first = { ...version('v'), variants, placeholder: 'c2VhbGVk' }
+      const created = await store.commit(first, 'create')
+      expect(await store.get('v')).toEqual(created.image)
+      expect(created.image).toMatchObject({ variants, placeholder: 'c2VhbGVk' })
+      expect((await store.getMany!(['v']))[0]).toEqual(created.image)
+      // An update without variants leaves none: a version's variants never outlive it.
+      const second = version('v')
+      const updated = await store.commit(second, 'update')
+      expect(updated.replaced).toEqual(created.image)
+      const plain = await store.get('v')
+      expect(plain?.variants).toBeUndefined()
+      expect(plain?.placeholder).toBeUndefined()
+      // Backfill: only onto the version named, and the token stays.
+      expect(store.setVariants).toBeTypeOf('function')
+      expect(await store.setVariants!('v', first.blobKey, variants, 'cGg=')).toBe(false)
+      expect(await store.setVariants!('v', second.blobKey, variants, 'cGg=')).toBe(true)
+      expect(await store.get('v')).toEqual({ ...updated.image, variants, placeholder: 'cGg=' })
+      expect(await store.delete('v')).toEqual({ ...updated.image, variants, placeholder: 'cGg=' })
     })
 
     it('reads several rows in one call, in the order asked, with nothing for unknown ids', async () => {

@@ -50,7 +50,7 @@ export async function answerImageRequest(backend: PixstoreBackend, request: Imag
       headers: {
         ...cors,
         'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
-        'Access-Control-Allow-Headers': 'x-pixstore-proof, x-pixstore-token, x-pixstore-redirect',
+        'Access-Control-Allow-Headers': 'x-pixstore-proof, x-pixstore-token, x-pixstore-redirect, x-pixstore-variant',
         'Access-Control-Max-Age': '86400',
       },
       body: [],
@@ -72,13 +72,14 @@ export async function answerImageRequest(backend: PixstoreBackend, request: Imag
   // the object store, which costs a CORS preflight there; such a client is told instead.
   const follows = backend.redirects && (request.query('redirect') === '1' || request.header('x-pixstore-redirect') === '1')
   const clientToken = parseClientToken(token)
+  const variant = request.header('x-pixstore-variant') ?? request.query('variant')
   // A HEAD is never redirected: a URL presigned for GET would refuse it.
   const locate = follows && proofHeader === undefined && method === 'GET'
   // An image that is not streamed is read after room for its header, and sent in one write.
   const core = servingCore(backend)
   const served = core
-    ? await core.serve(id, clientToken, proof, { locate, headerRoom: method === 'GET' ? headerLengthFor(clientToken) : undefined })
-    : await backend.serveImage(id, clientToken, proof, { locate })
+    ? await core.serve(id, clientToken, proof, { locate, variant, headerRoom: method === 'GET' ? headerLengthFor(clientToken, variant) : undefined })
+    : await backend.serveImage(id, clientToken, proof, { locate, variant })
   if (served.state === 'located') {
     return { status: 302, headers: { ...cors, Location: served.url, 'Cache-Control': 'no-store' }, body: [] }
   }

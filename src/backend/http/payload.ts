@@ -24,6 +24,7 @@ const single = (state: number): PayloadParts => ({ parts: [Uint8Array.of(state)]
 export function payloadLength(served: ServedImage): number {
   switch (served.state) {
     case 'current':
+    case 'variant':
       return 1 + served.size
     case 'updated':
       return UPDATED_HEADER_LENGTH + served.size
@@ -49,6 +50,8 @@ export function encodeServed(served: ServedImage): PayloadParts {
       return single(PayloadState.InternalError)
     case 'current':
       return { parts: [Uint8Array.of(PayloadState.Success), served.body], length: payloadLength(served) }
+    case 'variant':
+      return { parts: [Uint8Array.of(PayloadState.Variant), served.body], length: payloadLength(served) }
     case 'located':
       // Not a payload: the route answers it with a redirect to its URL.
       throw new PixstoreError('INTERNAL', 'A located image is answered with a redirect to its URL, not a payload')
@@ -60,9 +63,12 @@ export function encodeServed(served: ServedImage): PayloadParts {
   }
 }
 
-/** The header length of the payload that answers a client holding `clientToken` for `image`. */
-export const headerLengthFor = (clientToken: number | undefined) => (image: { token: number }) =>
-  clientToken === image.token ? 1 : UPDATED_HEADER_LENGTH
+/**
+ * The header length of the payload that answers a client holding `clientToken` for `image`
+ * (a request for a variant that reads the original is answered `Updated`).
+ */
+export const headerLengthFor = (clientToken: number | undefined, variant?: string) => (image: { token: number }) =>
+  clientToken === image.token && variant === undefined ? 1 : UPDATED_HEADER_LENGTH
 
 /**
  * The whole payload in one buffer: the header written into the room the image was read

@@ -1,5 +1,6 @@
 import { PixstoreError } from '../../shared/errors.js'
 import type { ImageFormat } from '../../shared/image-format.js'
+import type { ImageVariant } from '../../shared/variants.js'
 import type { BlobInfo } from './blob-store.js'
 
 /** What the metadata store keeps for the current version of one image. */
@@ -23,6 +24,10 @@ export interface StoredImage {
   height: number
   /** When this version was committed, ms since the epoch. */
   updatedAt: number
+  /** Smaller copies of this version, each in its own blob (see `variantBlobKey`); none when absent. */
+  variants?: readonly ImageVariant[]
+  /** The version's ThumbHash placeholder, sealed under a key derived from its data key; standard base64. */
+  placeholder?: string
 }
 
 /** A new version to commit: everything but what the store assigns (token and time). */
@@ -101,9 +106,15 @@ export interface MetadataStore {
    * under a retired master key fails with `KEY_RETIRED`, checked in the same transaction
    * that writes the row, so that no row under a retired key can appear once `retireKeys`
    * has returned.
-   * Returns the committed row and the blob key it replaced, if any.
+   * Returns the committed row and the row it replaced, if any (whose blobs the caller removes).
    */
-  commit(version: ImageVersion, mode: 'create' | 'update', inlineBlob?: Uint8Array): Promise<{ image: StoredImage; replacedBlobKey?: string }>
+  commit(version: ImageVersion, mode: 'create' | 'update', inlineBlob?: Uint8Array): Promise<{ image: StoredImage; replaced?: StoredImage }>
+  /**
+   * Optional capability: sets the variants and placeholder of `id` if its row still names
+   * `blobKey` (the version they were made from), and returns whether it did. The token stays:
+   * the image is the same version. Used by `pixstore variants`.
+   */
+  setVariants?(id: string, blobKey: string, variants: readonly ImageVariant[], placeholder: string | undefined): Promise<boolean>
   /** Removes the row of `id`; returns it, or `undefined` if there was none. */
   delete(id: string): Promise<StoredImage | undefined>
   /** Up to `limit` rows with ids after `after` (all when `undefined`), in id order: for paging through every image. */

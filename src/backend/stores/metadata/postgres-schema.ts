@@ -1,7 +1,7 @@
 import type { Pool } from 'pg'
 import { PixstoreError } from '../../../shared/errors.js'
 
-const SCHEMA_VERSION = 2
+const SCHEMA_VERSION = 3
 
 /** The quoted names of the PostgreSQL store's tables in `schema`, each prefixed. */
 export interface PostgresTables {
@@ -67,6 +67,9 @@ export async function migrateTables(p: Pool, tables: PostgresTables): Promise<Po
       await client.query(`CREATE TABLE ${retired} (id text PRIMARY KEY, retired_at bigint NOT NULL)`)
       await client.query(`CREATE TABLE ${instances} (id text PRIMARY KEY, info jsonb NOT NULL, seen_at bigint NOT NULL)`)
     }
+    // Version 3 adds the variants of each version: an older Pixstore would keep a row's
+    // variants through an update that replaced its image, so it must not write here any more.
+    if (current < 3) await client.query(`ALTER TABLE ${images} ADD COLUMN variants text`)
     if (current < SCHEMA_VERSION) {
       await client.query(
         found.rows.length === 0 ? `INSERT INTO ${version} (version) VALUES ($1)` : `UPDATE ${version} SET version = $1`,

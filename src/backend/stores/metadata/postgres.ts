@@ -3,7 +3,7 @@ import { PixstoreError } from '../../../shared/errors.js'
 import { ownProperties } from '../../../shared/options.js'
 import { assertInstalled, loadOptional } from '../optional-dependency.js'
 import { migrateTables, postgresTables } from './postgres-schema.js'
-import { fromRow, inIdOrder, type ImageRow } from './row.js'
+import { fromRow, inIdOrder, variantsColumn, type ImageRow } from './row.js'
 import { retiredKeyError, type ImageVersion, type InstanceInfo, type MetadataStore, type StoredImage } from '../metadata-store.js'
 
 /**
@@ -155,8 +155,11 @@ export function createPostgresMetadataStore(given: PostgresMetadataStoreOptions)
   }
   const tickClock = (client: PoolClient) => client.query(`UPDATE ${clock} SET last_token = last_token WHERE id = 1`)
 
-  const columns = 'id, token, key_id, wrapped_key, iv, tag, blob_key, format, bytes, width, height, updated_at'
-  const valuesOf = (i: StoredImage) => [i.id, i.token, i.keyId, i.wrappedKey, i.iv, i.tag, i.blobKey, i.format, i.bytes, i.width, i.height, i.updatedAt]
+  const columns = 'id, token, key_id, wrapped_key, iv, tag, blob_key, format, bytes, width, height, updated_at, variants'
+  const placeholders = '$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13'
+  const valuesOf = (i: StoredImage) => [
+    i.id, i.token, i.keyId, i.wrappedKey, i.iv, i.tag, i.blobKey, i.format, i.bytes, i.width, i.height, i.updatedAt, variantsColumn(i),
+  ]
 
   return {
     async get(id) {
@@ -183,12 +186,12 @@ export function createPostgresMetadataStore(given: PostgresMetadataStoreOptions)
         if (previous) {
           await client.query(
             `UPDATE ${images} SET token = $2, key_id = $3, wrapped_key = $4, iv = $5, tag = $6, blob_key = $7, format = $8,
-               bytes = $9, width = $10, height = $11, updated_at = $12 WHERE id = $1`,
+               bytes = $9, width = $10, height = $11, updated_at = $12, variants = $13 WHERE id = $1`,
             valuesOf(image),
           )
-          return { image, replacedBlobKey: previous.blob_key }
+          return { image, replaced: fromRow(previous) }
         }
-        await client.query(`INSERT INTO ${images} (${columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, valuesOf(image))
+        await client.query(`INSERT INTO ${images} (${columns}) VALUES (${placeholders})`, valuesOf(image))
         return { image }
       }),
     async delete(id) {
@@ -216,11 +219,19 @@ export function createPostgresMetadataStore(given: PostgresMetadataStoreOptions)
         await client.query(`UPDATE ${clock} SET last_token = GREATEST(last_token, $1) WHERE id = 1`, [image.token])
         await refuseRetired(client, image.keyId)
         const inserted = await client.query(
-          `INSERT INTO ${images} (${columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING`,
+          `INSERT INTO ${images} (${columns}) VALUES (${placeholders}) ON CONFLICT (id) DO NOTHING`,
           valuesOf(image),
         )
         return inserted.rowCount === 1
       }),
+    async setVariants(id, blobKey, variants, placeholder) {
+      const { rowCount } = await query('set variants', `UPDATE ${images} SET variants = $3 WHERE id = $1 AND blob_key = $2`, [
+        id,
+        blobKey,
+        variantsColumn({ variants, placeholder }),
+      ])
+      return rowCount === 1
+    },
     async keyIdsInUse() {
       const { rows } = await query('read', `SELECT DISTINCT key_id FROM ${images} ORDER BY key_id`, [])
       return rows.map((row) => row.key_id)

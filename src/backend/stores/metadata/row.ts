@@ -16,6 +16,21 @@ export interface ImageRow {
   width: number
   height: number
   updated_at: number | string
+  /** JSON of the variants and sealed placeholder (see `variantsColumn`), or `null`. */
+  variants: string | null
+}
+
+/** The `variants` column of a version: `{"v":[[width,height,format,bytes],...],"p":placeholder}`, or `null`. */
+export function variantsColumn(image: Pick<StoredImage, 'variants' | 'placeholder'>): string | null {
+  if (!image.variants?.length && image.placeholder === undefined) return null
+  return JSON.stringify({ v: (image.variants ?? []).map((v) => [v.width, v.height, v.format, v.bytes]), p: image.placeholder })
+}
+
+function parseVariants(column: string | null): Pick<StoredImage, 'variants' | 'placeholder'> {
+  if (column === null || column === undefined) return {}
+  const parsed = JSON.parse(column) as { v: [number, number, ImageFormat, number][]; p?: string }
+  const variants = parsed.v.map(([width, height, format, bytes]) => ({ width, height, format, bytes }))
+  return { ...(variants.length > 0 ? { variants } : {}), ...(parsed.p !== undefined ? { placeholder: parsed.p } : {}) }
 }
 
 /** The stored images of `rows` (in any order) in the order of `ids`, `undefined` where none. */
@@ -41,4 +56,5 @@ export const fromRow = (row: ImageRow): StoredImage => ({
   width: row.width,
   height: row.height,
   updatedAt: Number(row.updated_at),
+  ...parseVariants(row.variants),
 })

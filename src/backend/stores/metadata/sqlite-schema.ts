@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3'
 import { PixstoreError } from '../../../shared/errors.js'
 
-const SCHEMA_VERSION = 2
+const SCHEMA_VERSION = 3
 
 const schema = `
 CREATE TABLE IF NOT EXISTS pixstore_schema (version INTEGER NOT NULL);
@@ -22,7 +22,8 @@ CREATE TABLE IF NOT EXISTS pixstore_images (
   bytes INTEGER NOT NULL,
   width INTEGER NOT NULL,
   height INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL
+  updated_at INTEGER NOT NULL,
+  variants TEXT
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS pixstore_retired_keys (
   id TEXT PRIMARY KEY,
@@ -89,7 +90,11 @@ export function openSqliteDatabase(file: string): Database.Database {
         throw new PixstoreError('INVALID_CONFIG', `${file} was written by a newer Pixstore (schema ${version})`)
       } else if (version < SCHEMA_VERSION) {
         // Version 2 adds the retired keys and the instances (created above): an older
-        // Pixstore would ignore a retirement, so it must not open this file any more.
+        // Pixstore would ignore a retirement. Version 3 adds the variants of each version: an
+        // older Pixstore would keep a row's variants through an update that replaced its
+        // image. So an older Pixstore must not open this file any more.
+        const columns = db.prepare<[], { name: string }>('PRAGMA table_info(pixstore_images)').all()
+        if (!columns.some((column) => column.name === 'variants')) db.exec('ALTER TABLE pixstore_images ADD COLUMN variants TEXT')
         db.prepare('UPDATE pixstore_schema SET version = ?').run(SCHEMA_VERSION)
       }
     }).immediate()

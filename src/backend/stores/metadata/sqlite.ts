@@ -1,6 +1,6 @@
 import { ownProperties } from '../../../shared/options.js'
 import { PixstoreError } from '../../../shared/errors.js'
-import { fromRow, inIdOrder, type ImageRow } from './row.js'
+import { fromRow, inIdOrder, variantsColumn, type ImageRow } from './row.js'
 import { openSqliteDatabase } from './sqlite-schema.js'
 import { retiredKeyError, type ImageVersion, type InstanceInfo, type MetadataStore, type StoredImage, type WrappedKey } from '../metadata-store.js'
 
@@ -47,15 +47,19 @@ export function openSqliteMetadataStore(given: SqliteMetadataStoreOptions): Sqli
     .prepare<[number], number>('UPDATE pixstore_clock SET last_token = max(last_token + 1, ?) WHERE id = 1 RETURNING last_token')
     .pluck()
   const insert = db.prepare(
-    `INSERT INTO pixstore_images (id, token, key_id, wrapped_key, iv, tag, blob_key, format, bytes, width, height, updated_at)
-     VALUES (@id, @token, @keyId, @wrappedKey, @iv, @tag, @blobKey, @format, @bytes, @width, @height, @updatedAt)`,
+    `INSERT INTO pixstore_images (id, token, key_id, wrapped_key, iv, tag, blob_key, format, bytes, width, height, updated_at, variants)
+     VALUES (@id, @token, @keyId, @wrappedKey, @iv, @tag, @blobKey, @format, @bytes, @width, @height, @updatedAt, @variants)`,
   )
   const update = db.prepare(
     `UPDATE pixstore_images SET token = @token, key_id = @keyId, wrapped_key = @wrappedKey, iv = @iv, tag = @tag,
-       blob_key = @blobKey, format = @format, bytes = @bytes, width = @width, height = @height, updated_at = @updatedAt
+       blob_key = @blobKey, format = @format, bytes = @bytes, width = @width, height = @height, updated_at = @updatedAt,
+       variants = @variants
      WHERE id = @id`,
   )
   const remove = db.prepare('DELETE FROM pixstore_images WHERE id = ?')
+  const updateVariants = db.prepare('UPDATE pixstore_images SET variants = ? WHERE id = ? AND blob_key = ?')
+  // The named parameters of a row; better-sqlite3 refuses `undefined` and unknown names.
+  const asRow = ({ variants, placeholder, ...image }: StoredImage) => ({ ...image, variants: variantsColumn({ variants, placeholder }) })
   const listFirst = db.prepare<[number], ImageRow>('SELECT * FROM pixstore_images ORDER BY id LIMIT ?')
   const listAfter = db.prepare<[string, number], ImageRow>('SELECT * FROM pixstore_images WHERE id > ? ORDER BY id LIMIT ?')
   const rekey = db.prepare(
@@ -84,10 +88,10 @@ export function openSqliteMetadataStore(given: SqliteMetadataStoreOptions): Sqli
     const updatedAt = Date.now()
     const image: StoredImage = { ...version, token: nextToken.get(updatedAt)!, updatedAt }
     if (inlineBlob) insertInline.run(version.blobKey, inlineBlob, updatedAt)
-    ;(previous ? update : insert).run(image)
+    ;(previous ? update : insert).run(asRow(image))
     // The replaced version's inline blob goes in the same transaction: no second commit.
     if (previous) deleteInline.run(previous.blob_key)
-    return previous ? { image, replacedBlobKey: previous.blob_key } : { image }
+    return previous ? { image, replaced: fromRow(previous) } : { image }
   })
   const deleteRow = db.transaction((id: string) => {
     const previous = select.get(id)
@@ -108,7 +112,7 @@ export function openSqliteMetadataStore(given: SqliteMetadataStoreOptions): Sqli
     resolve: (r: CommitResult) => void
     reject: (e: unknown) => void
   }
-  type CommitResult = { image: StoredImage; replacedBlobKey?: string }
+  type CommitResult = { image: StoredImage; replaced?: StoredImage }
   const queue: Pending[] = []
   const runBatch = db.transaction((batch: Pending[]) =>
     batch.map((item) => {
@@ -183,6 +187,8 @@ export function openSqliteMetadataStore(given: SqliteMetadataStoreOptions): Sqli
         queue.push({ version, mode, inlineBlob, resolve, reject })
         if (queue.length === 1) setImmediate(flush)
       }),
+    setVariants: async (id, blobKey, variants, placeholder) =>
+      guard('set variants', () => updateVariants.run(variantsColumn({ variants, placeholder }), id, blobKey).changes === 1),
     delete: async (id) =>
       guard('delete', () => {
         const row = deleteRow.immediate(id)

@@ -1,0 +1,154 @@
+import path from 'node:path'
+import sharp from 'sharp'
+import { thumbHashToApproximateAspectRatio } from 'thumbhash'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createFilesystemBlobStore, createPixstoreBackend, createSqliteMetadataStore, type PixstoreBackend, type PixstoreBackendConfig } from 'pixstore/backend'
+import type { ImageRecord } from 'pixstore/types'
+import { decryptUpdatedPayload, decryptVariantPayload, listFiles, tempDir } from '../helpers.js'
+import { jpegWithMetadata, privateMarkers } from '../metadata-images.js'
+
+/** A noisy 1600 × 1200 JPEG photo (noise keeps the encoders honest about size). */
+export async function photo(width = 1600, height = 1200): Promise<Buffer> {
+  return sharp({ create: { width, height, channels: 3, background: '#3a6', noise: { type: 'gaussian', mean: 120, sigma: 40 } } })
+    .jpeg({ quality: 85 })
+    .toBuffer()
+}
+
+describe('variants made at save time', () => {
+  let data: ReturnType<typeof tempDir>
+  let backend: PixstoreBackend | undefined
+  afterEach(async () => {
+    await backend?.close()
+    backend = undefined
+    data.remove()
+  })
+  const open = (config: PixstoreBackendConfig = {}) => {
+    data = tempDir()
+    backend = createPixstoreBackend({ dataDir: data.dir, defaultEndpointEnabled: false, ...config })
+    return backend
+  }
+  const variantBytes = async (store: PixstoreBackend, record: ImageRecord, name: string) =>
+    decryptVariantPayload(await store.customEndpointHelper(record.id, record.token, record.statelessProof, { variant: name }), record.meta.key, name)
+
+  it('makes every width below the image\'s own in every format, each decrypting to that size and format', async () => {
+    const store = open({ variants: { widths: [160, 320, 640, 1280, 2000], formats: ['avif', 'webp', 'original'] } })
+    const record = await store.saveImage(await photo(), { id: 'photo' })
+    const names = record.variants!.map((v) => `${v.width}.${v.format}`)
+    // 2000 is wider than the photo: never upscaled.
+    expect(names).toEqual(['160.avif', '160.webp', '160.jpeg', '320.avif', '320.webp', '320.jpeg', '640.avif', '640.webp', '640.jpeg', '1280.avif', '1280.webp', '1280.jpeg'])
+    for (const variant of record.variants!) {
+      const bytes = await variantBytes(store, record, `${variant.width}.${variant.format}`)
+      const meta = await sharp(bytes).metadata()
+      expect({ width: meta.width, height: meta.height, format: meta.format === 'heif' ? 'avif' : meta.format, bytes: bytes.byteLength }).toEqual({
+        width: variant.width,
+        height: variant.width * 0.75,
+        format: variant.format,
+        bytes: variant.bytes,
+      })
+    }
+    // The smallest is a small fraction of the original.
+    expect(record.variants![1]!.bytes).toBeLessThan(record.bytes! / 20)
+  })
+
+  it('keeps a record with 4 widths × 2 formats under 1.5 KB of JSON, with a placeholder of the image\'s shape', async () => {
+    const store = open({ variants: { widths: [160, 320, 640, 1280], formats: ['avif', 'webp'] } })
+    const record = await store.saveImage(await photo(), { id: 'photo' })
+    expect(record.variants).toHaveLength(8)
+    const size = Buffer.byteLength(JSON.stringify(record))
+    console.log(`record JSON with 8 variants: ${size} bytes`)
+    expect(size).toBeLessThan(1536)
+    const hash = Buffer.from(record.placeholder!, 'base64')
+    expect(hash.byteLength).toBeLessThanOrEqual(40)
+    expect(thumbHashToApproximateAspectRatio(hash)).toBeCloseTo(4 / 3, 0)
+  })
+
+  it('turns every variant the right way up and gives it no metadata', async () => {
+    const store = open({ variants: { widths: [32, 48], formats: ['webp', 'original'] } })
+    // sample.jpg is 96 × 64; orientation 6 shows it 64 wide and 96 tall.
+    const record = await store.saveImage(jpegWithMetadata(6), { id: 'rotated' })
+    expect(record.variants!.map((v) => [v.width, v.height, v.format])).toEqual([
+      [32, 48, 'webp'],
+      [32, 48, 'jpeg'],
+      [48, 72, 'webp'],
+      [48, 72, 'jpeg'],
+    ])
+    for (const variant of record.variants!) {
+      const bytes = await variantBytes(store, record, `${variant.width}.${variant.format}`)
+      const meta = await sharp(bytes).metadata()
+      expect([meta.width, meta.height, meta.orientation, meta.exif, meta.xmp]).toEqual([variant.width, variant.height, undefined, undefined, undefined])
+      for (const marker of privateMarkers) expect(bytes.includes(marker)).toBe(false)
+    }
+  })
+
+  it('serves the current original to a client asking for a variant of another version or one that does not exist', async () => {
+    const store = open({ variants: { widths: [160] } })
+    const record = await store.saveImage(await photo(400, 300), { id: 'p' })
+    const original = decryptUpdatedPayload(await store.customEndpointHelper('p', undefined, record.statelessProof))
+    for (const [token, variant] of [[record.token - 1, '160.webp'], [record.token, '320.webp'], [record.token, '../x'], [record.token, '160.avif']] as const) {
+      const payload = await store.customEndpointHelper('p', token, record.statelessProof, { variant })
+      expect(decryptUpdatedPayload(payload).equals(original)).toBe(true)
+    }
+    // Without a valid proof, no variant either.
+    expect([...(await store.customEndpointHelper('p', record.token, 'forged', { variant: '160.webp' }))]).toEqual([5])
+  })
+
+  it('replaces the whole set on update and removes it on delete, leaving no file behind', async () => {
+    const store = open({ variants: { widths: [160, 320], formats: ['webp', 'avif'] }, inlineImageMaxBytes: 0 })
+    const first = await store.saveImage(await photo(800, 600), { id: 'p' })
+    const images = path.join(data.dir, 'images')
+    expect(listFiles(images)).toHaveLength(5)
+    const second = await store.updateImage('p', await photo(640, 480))
+    expect(listFiles(images)).toHaveLength(5)
+    expect(second.variants!.map((v) => v.height)).toEqual([120, 120, 240, 240])
+    // The old version's variants are gone: a client still asking for one gets the new original.
+    const stale = await store.customEndpointHelper('p', first.token, second.statelessProof, { variant: '160.webp' })
+    expect(stale[0]).toBe(1)
+    expect(await variantBytes(store, second, '160.webp')).toBeInstanceOf(Buffer)
+    // Per call: none for this update.
+    const third = await store.updateImage('p', await photo(640, 480), { variants: false })
+    expect(third.variants).toBeUndefined()
+    expect(third.placeholder).toBeUndefined()
+    expect(listFiles(images)).toHaveLength(1)
+    await store.deleteImage('p')
+    expect(listFiles(images)).toHaveLength(0)
+  })
+
+  it('makes variants per call on a backend without them, and refuses bad variant options with a clear error', async () => {
+    const store = open()
+    const plain = await store.saveImage(await photo(400, 300), { id: 'plain' })
+    expect(plain.variants).toBeUndefined()
+    const made = await store.saveImage(await photo(400, 300), { id: 'made', variants: { widths: [100] } })
+    expect(made.variants).toEqual([{ width: 100, height: 75, format: 'webp', bytes: expect.any(Number) }])
+    await expect(store.saveImage(await photo(400, 300), { variants: { widths: [8] } })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    await expect(store.saveImage(await photo(400, 300), { variants: { widths: [100], formats: ['gif'] as never } })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    await expect(store.updateImage('made', await photo(400, 300), { varients: false } as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    expect(() => createPixstoreBackend({ dataDir: data.dir, variants: { widths: [] } })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }))
+    expect(() => createPixstoreBackend({ dataDir: data.dir, variants: { widths: [100], formatz: [] } as never })).toThrow(
+      expect.objectContaining({ code: 'INVALID_CONFIG', message: expect.stringContaining('Did you mean "formats"') }),
+    )
+  })
+
+  it('refuses, with INVALID_IMAGE and nothing stored, an image whose pixels cannot be decoded', async () => {
+    const store = open({ variants: { widths: [100] } })
+    const good = await photo(400, 300)
+    // A valid header and a body cut short: Pixstore's checks pass, the decoder does not.
+    const truncated = good.subarray(0, Math.floor(good.byteLength / 3))
+    await expect(store.saveImage(truncated, { id: 'cut' })).rejects.toMatchObject({ code: 'INVALID_IMAGE' })
+    expect(await store.imageExists('cut')).toBe(false)
+    expect(listFiles(path.join(data.dir, 'images'))).toHaveLength(0)
+  })
+
+  it('makes and serves variants on stores given as options', async () => {
+    data = tempDir()
+    backend = createPixstoreBackend({
+      defaultEndpointEnabled: false,
+      metadataStore: createSqliteMetadataStore({ file: path.join(data.dir, 'meta.sqlite') }),
+      blobStore: createFilesystemBlobStore({ dir: path.join(data.dir, 'blobs') }),
+      statelessProofSecret: 'x'.repeat(32),
+      masterKeys: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
+      variants: { widths: [100] },
+    })
+    const record = await backend.saveImage(await photo(400, 300), { id: 'p' })
+    expect((await sharp(await variantBytes(backend, record, '100.webp')).metadata()).width).toBe(100)
+  })
+})
