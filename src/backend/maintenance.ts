@@ -7,12 +7,22 @@ import type { StoredBlobs } from './stores/stored-blobs.js'
 import { everyImage, readCurrentBlob } from './stores/every-image.js'
 import type { MetadataStore, SeenInstance, StoredImage } from './stores/metadata-store.js'
 import { PixstoreError } from '../shared/errors.js'
+import { variantName } from '../shared/variants.js'
+import { blobKeysOf, decryptVariant, variantBlobKey } from './variants/crypto.js'
 
 /** What `verify` found. */
 export interface VerifyReport {
   checked: number
   ok: number
-  failures: { id: string; problem: 'missing-file' | 'key-unavailable' | 'decrypt-failed' | 'format-mismatch' }[]
+  /** Each problem found; `variant` names the variant (`<width>.<format>`) when it is one of the image's variants. */
+  failures: VerifyFailure[]
+}
+
+/** One problem `verify` found with an image or one of its variants. */
+export interface VerifyFailure {
+  id: string
+  problem: 'missing-file' | 'key-unavailable' | 'decrypt-failed' | 'format-mismatch'
+  variant?: string
 }
 
 /** Options of `gc`. */
@@ -94,38 +104,59 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** The maintenance operations of a backend: verify, gc, key rotation, stats. */
 export function createMaintenance({ metadata, blobs, keys, beat, dataKeyOf, formats }: Context) {
-  async function check(image: StoredImage): Promise<VerifyReport['failures'][number]['problem'] | undefined> {
-    // The row listed may have been replaced since: the current one is checked.
-    let found: Awaited<ReturnType<typeof readCurrentBlob<Uint8Array>>>
-    try {
-      found = await readCurrentBlob(metadata, image.id, (row) => blobs.read(row.blobKey), image)
-    } catch {
-      return 'missing-file'
+  // The problems of one image, its variants included.
+  async function check(image: StoredImage): Promise<Omit<VerifyFailure, 'id'>[]> {
+    // The row listed may have been replaced since: the current one is checked, with every
+    // blob it names read while it is current.
+    const readAll = async (row: StoredImage) => {
+      const ciphertext = await blobs.read(row.blobKey)
+      if (!ciphertext) return undefined
+      const variants = await Promise.all((row.variants ?? []).map((variant) => blobs.read(variantBlobKey(row.blobKey, variant))))
+      if (variants.includes(undefined) && (await metadata.get(row.id))?.blobKey !== row.blobKey) return undefined
+      return { ciphertext, variants }
     }
-    if (!found) return undefined
-    const { image: current, value: ciphertext } = found
+    let found: Awaited<ReturnType<typeof readCurrentBlob<Awaited<ReturnType<typeof readAll>>>>>
+    try {
+      found = await readCurrentBlob(metadata, image.id, readAll, image)
+    } catch {
+      return [{ problem: 'missing-file' }]
+    }
+    if (!found?.value) return []
+    const { image: current, value } = found
     let key: Buffer
     try {
       key = dataKeyOf(current)
     } catch {
-      return 'key-unavailable'
+      return [{ problem: 'key-unavailable' }]
     }
+    const problems: Omit<VerifyFailure, 'id'>[] = []
     try {
-      const plain = decryptImage(ciphertext, key, Buffer.from(current.iv, 'base64'), Buffer.from(current.tag, 'base64'))
-      return formats.fromByte(plain[0]!) === current.format ? undefined : 'format-mismatch'
+      const plain = decryptImage(value.ciphertext, key, Buffer.from(current.iv, 'base64'), Buffer.from(current.tag, 'base64'))
+      if (formats.fromByte(plain[0]!) !== current.format) problems.push({ problem: 'format-mismatch' })
     } catch {
-      return 'decrypt-failed'
+      problems.push({ problem: 'decrypt-failed' })
     }
+    current.variants?.forEach((variant, i) => {
+      const sealed = value.variants[i]
+      const name = variantName(variant)
+      if (!sealed) return problems.push({ problem: 'missing-file', variant: name })
+      try {
+        if (decryptVariant(key, variant, sealed).byteLength !== variant.bytes) problems.push({ problem: 'format-mismatch', variant: name })
+      } catch {
+        problems.push({ problem: 'decrypt-failed', variant: name })
+      }
+    })
+    return problems
   }
 
   return {
     async verify(onProgress?: (done: number) => void): Promise<VerifyReport> {
       const report: VerifyReport = { checked: 0, ok: 0, failures: [] }
       for await (const image of everyImage(metadata)) {
-        const problem = await check(image)
+        const problems = await check(image)
         report.checked++
-        if (problem) report.failures.push({ id: image.id, problem })
-        else report.ok++
+        for (const problem of problems) report.failures.push({ id: image.id, ...problem })
+        if (problems.length === 0) report.ok++
         onProgress?.(report.checked)
       }
       return report
@@ -140,7 +171,7 @@ export function createMaintenance({ metadata, blobs, keys, beat, dataKeyOf, form
       if (!blobs.list) throw new PixstoreError('UNSUPPORTED', 'This blob store cannot list its blobs, so gc cannot find orphans')
       const referencedKeys = async () => {
         const keys = new Set<string>()
-        for await (const image of everyImage(metadata)) keys.add(image.blobKey)
+        for await (const image of everyImage(metadata)) for (const key of blobKeysOf(image)) keys.add(key)
         return keys
       }
       const referenced = await referencedKeys()

@@ -27,6 +27,7 @@ import { createFilesystemBlobStore } from './stores/blob/filesystem.js'
 import { createEmbeddedStores } from './stores/embedded.js'
 import { storedBlobs } from './stores/stored-blobs.js'
 import type { MetadataStore, SeenInstance } from './stores/metadata-store.js'
+import { backfillVariants, type BackfillOptions, type BackfillReport } from './variants/backfill.js'
 import { createWriter, type ImageInput, type SaveImageOptions, type UpdateImageOptions } from './writer.js'
 
 export type { ImageInput, SaveImageOptions, UpdateImageOptions } from './writer.js'
@@ -102,6 +103,11 @@ export interface PixstoreBackend {
   readonly redirects: boolean
   /** Decrypts every stored image and reports those that are missing or fail authentication. */
   verify(onProgress?: (done: number) => void): Promise<VerifyReport>
+  /**
+   * Gives every stored image the variants `options.variants` asks for (images saved before
+   * variants were configured), keeping its version and token. Resumable: run it again.
+   */
+  backfillVariants(options: BackfillOptions): Promise<BackfillReport>
   /** Removes encrypted files that no metadata row points to (left by a crash), never one a row points to. */
   gc(options?: GcOptions): Promise<GcReport>
   /**
@@ -234,6 +240,11 @@ export function openBackend(config: PixstoreBackendConfig | undefined, where: st
       )
     },
     verify: (onProgress) => maintenance.verify(onProgress),
+    backfillVariants: (options) =>
+      backfillVariants(
+        { metadata, blobs, stored, dataKeyOf: records.dataKeyOf, formats: resolved.formats, imageMaxPixels: resolved.imageMaxPixels },
+        ownProperties(options),
+      ),
     gc: (options) => maintenance.gc(ownProperties(options ?? {})),
     rotateMasterKey: (options) => maintenance.rotateMasterKey(ownProperties(options ?? {})),
     liveInstances: () => maintenance.liveInstances(),

@@ -4,7 +4,9 @@ export const help = `Usage: pixstore <command> [options]
 Commands:
   import <folder>       Save every image file in <folder> (not its sub-folders); prints "file<TAB>id" lines and
                         every entry skipped with the reason; files imported before are found, not saved again
-  verify                Decrypt every stored image; lists any that are missing or fail authentication
+  variants              Make the variants --widths (and --formats) name for every image that lacks them, keeping
+                        its version (resumable: run it again)
+  verify                Decrypt every stored image and its variants; lists any that are missing or fail authentication
   gc                    Remove encrypted files no metadata row points to (left by a crash)
   rotate-master-key     Rewrap every image key under a new master key, safely while the app runs
                         (resumable: run it again)
@@ -34,6 +36,8 @@ Options:
   --images <folder>     import-3x: the 3.x images folder (default: ./pixstore-images, else ./pixstore-test-images)
   --image-formats <list> import-3x: the app's imageFormats option, comma-separated, if it sets one
   --allow-failed        import-3x: let the app start even though some 3.x images could not be copied
+  --widths <list>       variants: widths in pixels, comma-separated (as the backend option variants.widths)
+  --formats <list>      variants: webp, avif and/or original, comma-separated (default webp)
   --json                Print the result as JSON
   -h, --help            Show this help
   -v, --version         Print the version

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { isPixstoreError } from '../shared/errors.js'
 import type { PixstoreBackendConfig } from '../backend/config.js'
+import type { VariantFormat } from '../backend/variants/options.js'
 import { legacyCandidates, markImported, type LegacyDataSet } from '../backend/legacy-3x.js'
 import { openBackend, type PixstoreBackend } from '../backend/pixstore-backend.js'
 import { createS3BlobStore } from '../backend/stores/blob/s3.js'
@@ -20,7 +21,7 @@ import { createProgress } from './progress.js'
 
 class UsageError extends Error {}
 
-const commands = ['import', 'import-3x', 'verify', 'gc', 'rotate-master-key', 'rotate-proof-secret', 'stats', 'instances', 'migrate', 'help']
+const commands = ['import', 'import-3x', 'variants', 'verify', 'gc', 'rotate-master-key', 'rotate-proof-secret', 'stats', 'instances', 'migrate', 'help']
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -47,6 +48,8 @@ async function main(argv: string[]): Promise<number> {
       images: { type: 'string' },
       'image-formats': { type: 'string' },
       'allow-failed': { type: 'boolean' },
+      widths: { type: 'string' },
+      formats: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
@@ -125,6 +128,25 @@ async function main(argv: string[]): Promise<number> {
         return report.failed.length > 0 ? 1 : 0
       })
     }
+    case 'variants': {
+      if (values.widths === undefined) throw new UsageError('variants needs --widths, for example --widths 160,320,640,1280')
+      const widths = values.widths.split(',').map(Number)
+      const formats = (values.formats ?? 'webp').split(',') as VariantFormat[]
+      return withBackend(open(), async (backend) => {
+        const progress = createProgress('variants', (await backend.getStats()).images)
+        const report = await backend.backfillVariants({ variants: { widths, formats }, onProgress: (done) => progress.update(done) })
+        progress.done(report.checked)
+        print(
+          report,
+          [
+            ...report.failed.map((f) => `${f.id}\t${f.reason}`),
+            `${report.checked} checked, ${report.made} given variants, ${report.alreadyDone} had them, ` +
+              `${report.changedMeanwhile} updated meanwhile, ${report.failed.length} failed`,
+          ].join('\n'),
+        )
+        return report.failed.length > 0 ? 1 : 0
+      })
+    }
     case 'verify':
       return withBackend(open(), async (backend) => {
         const total = (await backend.getStats()).images
@@ -133,7 +155,7 @@ async function main(argv: string[]): Promise<number> {
         progress.done(report.checked)
         print(
           report,
-          [...report.failures.map((f) => `${f.id}\t${f.problem}`), `${report.checked} checked, ${report.ok} ok, ${report.failures.length} failed`].join(
+          [...report.failures.map((f) => `${f.id}${f.variant ? ` (variant ${f.variant})` : ""}\t${f.problem}`), `${report.checked} checked, ${report.ok} ok, ${report.failures.length} failed`].join(
             '\n',
           ),
         )

@@ -9,6 +9,7 @@ import type { MetadataStore } from '../backend/stores/metadata-store.js'
 import { createEmbeddedStores } from '../backend/stores/embedded.js'
 import { countImages, everyImage } from '../backend/stores/every-image.js'
 import { storedBlobs } from '../backend/stores/stored-blobs.js'
+import { blobKeysOf } from '../backend/variants/crypto.js'
 import { readBack } from './read-back.js'
 
 /** What `migrate` did. */
@@ -36,8 +37,8 @@ export interface MigrationTarget {
 }
 
 /**
- * Copies every image of an embedded data directory into other stores, ciphertext and
- * wrapped keys as they are (nothing is decrypted on the way). Each blob is written before
+ * Copies every image of an embedded data directory into other stores, its variants
+ * included, ciphertext and wrapped keys as they are (nothing is decrypted on the way). Each blob is written before
  * its row, so an interrupted run leaves no row without its blob; running it again skips
  * what is already there. Afterwards it compares a sample of images decrypted on both sides.
  */
@@ -66,9 +67,12 @@ export async function migrate(fromDataDir: string, target: MigrationTarget): Pro
           ids.push(row.id)
         } else report.conflicts.push(row.id)
       } else {
-        const ciphertext = await sourceBlobs.read(row.blobKey)
-        if (!ciphertext) throw new PixstoreError('STORAGE_FAILED', `The encrypted file of image "${row.id}" is missing in the source`)
-        await blobs.write(row.blobKey, ciphertext)
+        // The version's own blob and its variants', all before the row.
+        for (const key of blobKeysOf(row)) {
+          const ciphertext = await sourceBlobs.read(key)
+          if (!ciphertext) throw new PixstoreError('STORAGE_FAILED', `An encrypted file of image "${row.id}" is missing in the source`)
+          await blobs.write(key, ciphertext)
+        }
         if (await metadata.import(row)) {
           report.copied++
           ids.push(row.id)

@@ -13,8 +13,8 @@ const VERSIONS = 24
 type State = { kind: 'absent' } | { kind: 'present'; version: number }
 
 /** Starts the writer process; resolves its output lines as they come. */
-function startWriter(dataDir: string, versionsDir: string, firstVersion: number, seed: number, inline: number) {
-  const child = spawn(process.execPath, [writer, dataDir, versionsDir, String(firstVersion), String(seed), '1000000', 'mixed', String(inline)], {
+function startWriter(dataDir: string, versionsDir: string, firstVersion: number, seed: number, inline: number, widths: string) {
+  const child = spawn(process.execPath, [writer, dataDir, versionsDir, String(firstVersion), String(seed), '1000000', 'mixed', String(inline), widths], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   const lines: string[] = []
@@ -55,21 +55,26 @@ describe('crash safety under SIGKILL', () => {
   afterAll(() => data.remove())
 
   // Small images live inside the SQLite file, larger ones in files: both ways are killed.
+  // With variants, each version is 5 files (the image, 2 widths × 2 formats), all of one
+  // version or all of the other: a variant of another version would not decrypt under the
+  // row's key, which verify checks.
   it.each([
-    ['inside the database', 64 * 1024],
-    ['as files', 0],
-  ])(`loses nothing acknowledged and keeps every image whole over ${KILLS} kills at random moments, images %s`, async (_how, inline) => {
-    const dataDir = path.join(data.dir, `data-${inline}`)
+    ['inside the database', 64 * 1024, ''],
+    ['as files', 0, ''],
+    ['as files with their variants', 0, '16,32'],
+  ])(`loses nothing acknowledged and keeps every image whole over ${KILLS} kills at random moments, images %s`, async (_how, inline, widths) => {
+    const dataDir = path.join(data.dir, `data-${inline}-${widths}`)
     const state = new Map<string, State>()
     let nextVersion = 0
     let acknowledged = 0
     for (let round = 0; round < KILLS; round++) {
-      const { child, lines, exited } = startWriter(dataDir, versionsDir, nextVersion, 1000 + round, inline)
+      const { child, lines, exited } = startWriter(dataDir, versionsDir, nextVersion, 1000 + round, inline, widths)
       // Kill at a random moment: sometimes during start-up, mostly in the middle of writes.
       if (round % 5 !== 0) {
         while (!lines.includes('READY')) await sleep(5)
       }
-      await sleep(Math.random() * 120)
+      // Making variants makes each write slower: the window grows with it.
+      await sleep(Math.random() * (widths ? 400 : 120))
       child.kill('SIGKILL')
       await exited
 
@@ -95,6 +100,9 @@ describe('crash safety under SIGKILL', () => {
             allowed.push(inFlight.op === 'delete' ? { kind: 'absent' } : { kind: 'present', version: inFlight.version })
           }
           const hash = await currentHash(backend, id)
+          if (widths && hash !== null) {
+            expect(backend.getImageRecord(id)!.variants!.map((v) => `${v.width}.${v.format}`)).toEqual(['16.webp', '16.avif', '32.webp', '32.avif'])
+          }
           const matches = allowed.filter((s) => (s.kind === 'absent' ? hash === null : hash === hashOfVersion[s.version % VERSIONS]))
           expect(matches.length, `round ${round}, ${id}: ${JSON.stringify(allowed)}`).toBeGreaterThan(0)
           // Carry forward what is really there, so the next round checks against it.
@@ -113,7 +121,7 @@ describe('crash safety under SIGKILL', () => {
     try {
       const report = await backend.gc({ olderThanMs: 0 })
       const stats = await backend.getStats()
-      expect(stats.blobs?.count).toBe(stats.images)
+      expect(stats.blobs?.count).toBe(stats.images * (widths ? 5 : 1))
       expect((await backend.verify()).failures).toEqual([])
       console.log(`crash test: ${acknowledged} acknowledged writes over ${KILLS} kills; gc removed ${report.removed.length} orphans`)
     } finally {

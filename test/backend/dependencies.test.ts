@@ -45,7 +45,9 @@ describe('the built package where pg and @aws-sdk/client-s3 are not installed', 
       fs.mkdirSync(pixstore, { recursive: true })
       fs.cpSync('dist', path.join(pixstore, 'dist'), { recursive: true })
       fs.copyFileSync('package.json', path.join(pixstore, 'package.json'))
-      fs.symlinkSync(path.resolve('node_modules/better-sqlite3'), path.join(modules, 'better-sqlite3'))
+      // As an install without optional peers: the package's dependencies only.
+      const manifest = JSON.parse(fs.readFileSync('package.json', 'utf8')) as { dependencies: Record<string, string> }
+      for (const name of Object.keys(manifest.dependencies)) fs.symlinkSync(path.resolve('node_modules', name), path.join(modules, name))
       const script = `
         import { closePixstoreBackend, createPostgresMetadataStore, createS3BlobStore, initPixstoreBackend } from 'pixstore/backend'
         const codes = []

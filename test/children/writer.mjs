@@ -1,12 +1,12 @@
 // A writer process for the crash and concurrency tests: it runs image operations one after
 // another on a data directory, printing "B op id version" before each and
 // "A op id version" once it is acknowledged, until it is killed or has done `count` ops.
-// Usage: node writer.mjs <dataDir> <versionsDir> <firstVersion> <seed> <count> <mode: mixed|updates> [inlineImageMaxBytes]
+// Usage: node writer.mjs <dataDir> <versionsDir> <firstVersion> <seed> <count> <mode: mixed|updates> [inlineImageMaxBytes] [variant widths, comma-separated]
 import fs from 'node:fs'
 import path from 'node:path'
 import { createPixstoreBackend } from 'pixstore/backend'
 
-const [dataDir, versionsDir, first, seedText, countText, mode, inline] = process.argv.slice(2)
+const [dataDir, versionsDir, first, seedText, countText, mode, inline, widths] = process.argv.slice(2)
 const versions = fs.readdirSync(versionsDir).sort()
 const bytesOf = (version) => fs.readFileSync(path.join(versionsDir, versions[version % versions.length]))
 const ids = ['img-0', 'img-1', 'img-2', 'img-3', 'img-4']
@@ -23,8 +23,11 @@ const random = () => {
 const backend = createPixstoreBackend({
   dataDir,
   ...(inline === undefined ? {} : { inlineImageMaxBytes: Number(inline) }),
+  ...(widths ? { variants: { widths: widths.split(',').map(Number), formats: ['webp', 'avif'] } } : {}),
 })
 const say = (line) => process.stdout.write(line + '\n')
+// Loading sharp takes longer than the kill window: loaded before READY, as in a warm app.
+if (widths) await import('sharp')
 say('READY')
 
 let version = Number(first)

@@ -8,9 +8,10 @@ import { promisify } from 'node:util'
 import Database from 'better-sqlite3'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createPixstoreBackend, type PixstoreBackend } from 'pixstore/backend'
+import sharp from 'sharp'
 import { PayloadState, decodePayload } from 'pixstore/shared'
 import { samplePicture } from '../../demo/sample-images.js'
-import { fixture, tempDir } from '../helpers.js'
+import { decryptVariantPayload, fixture, tempDir } from '../helpers.js'
 
 const run = promisify(execFile)
 const cliPath = fileURLToPath(new URL('../../dist/cli/index.js', import.meta.url))
@@ -200,6 +201,35 @@ describe('the ops CLI', () => {
     expect(tampered.code).toBe(1)
     expect(tampered.stdout).toContain(`${victim!.id}\tdecrypt-failed`)
     expect(tampered.stdout).toContain('6 checked, 5 ok, 1 failed')
+  })
+
+  it('variants gives every image the variants it lacks, resumes, and verify and gc see them', async () => {
+    const big = await sharp({ create: { width: 400, height: 300, channels: 3, background: '#a53' } }).jpeg().toBuffer()
+    fs.writeFileSync(path.join(folder, 'big.jpg'), big)
+    const { ids } = await importFolder()
+    expect((await cli(['variants', '--data-dir', dataDir])).code).toBe(2)
+    const first = await cli(['variants', '--widths', '64,200', '--formats', 'webp,avif', '--data-dir', dataDir, '--json'])
+    expect(first.code).toBe(0)
+    // The 96-pixel fixtures get the 64 widths; the 400-pixel photo gets both.
+    expect(JSON.parse(first.stdout)).toEqual({ checked: 7, made: 7, alreadyDone: 0, changedMeanwhile: 0, failed: [] })
+    const again = await cli(['variants', '--widths', '64,200', '--formats', 'webp,avif', '--data-dir', dataDir, '--json'])
+    expect(JSON.parse(again.stdout)).toMatchObject({ checked: 7, made: 0, alreadyDone: 7 })
+    const backend = await expectImagesServed(new Map([...ids].filter(([name]) => name !== 'big.jpg')), both)
+    const record = backend.getImageRecord(ids.get('big.jpg')!)!
+    expect(record.variants!.map((v) => `${v.width}.${v.format}`)).toEqual(['64.avif', '64.webp', '200.avif', '200.webp'])
+    expect(record.placeholder).toBeTypeOf('string')
+    const payload = await backend.customEndpointHelper(record.id, record.token, record.statelessProof, { variant: '200.webp' })
+    expect((await sharp(decryptVariantPayload(payload, record.meta.key, '200.webp')).metadata()).width).toBe(200)
+    // verify checks every variant, and gc keeps them all.
+    expect((await cli(['verify', '--data-dir', dataDir])).stdout).toContain('7 checked, 7 ok, 0 failed')
+    expect(JSON.parse((await cli(['gc', '--older-than', '0', '--data-dir', dataDir, '--json'])).stdout).removed).toEqual([])
+    // Files no row names are variants: remove one.
+    const originals = new Set(rows().map((r) => r.blob_key))
+    const variantFile = fs.readdirSync(path.join(dataDir, 'images'), { recursive: true, withFileTypes: true }).find((entry) => entry.isFile() && !originals.has(entry.name))!
+    fs.rmSync(path.join(variantFile.parentPath, variantFile.name))
+    const damaged = await cli(['verify', '--data-dir', dataDir])
+    expect(damaged.code).toBe(1)
+    expect(damaged.stdout).toMatch(/\(variant \d+\.(webp|avif)\)\tmissing-file/)
   })
 
   it('gc keeps a young orphan by default and removes it with --older-than 0', async () => {

@@ -72,6 +72,13 @@ describe.runIf(await postgresAvailable())('pixstore migrate', () => {
     const records: ImageRecord[] = []
     for (let i = 0; i < 25; i++) records.push((await source.saveImage(samplePicture(i, 32), i % 2 ? 'avatars' : undefined))!)
     records[3] = (await source.updateImage(records[3]!.id, samplePicture(99, 32)))!
+    // One with variants: they travel with it.
+    records[5] = (await source.updateImage(records[5]!.id, samplePicture(5, 32), { variants: { widths: [16], formats: ['webp', 'avif'] } }))!
+    expect(records[5].variants).toHaveLength(2)
+    const variantPayload = async (backend: PixstoreBackend, name: string) => {
+      const fresh = (await backend.getImageRecordAsync(records[5]!.id))!
+      return Buffer.from(await backend.customEndpointHelper(fresh.id, fresh.token, fresh.statelessProof, { variant: name }))
+    }
 
     const { report, stderr, code } = await migrate()
     expect(code).toBe(0)
@@ -87,6 +94,11 @@ describe.runIf(await postgresAvailable())('pixstore migrate', () => {
         expect(there.token).toBe(record.token)
         expect(there.key).toBe(here.key)
         expect(there.payload).toEqual(here.payload)
+      }
+      for (const name of ['16.webp', '16.avif']) {
+        const there = await variantPayload(target, name)
+        expect(there[0]).toBe(7)
+        expect(there).toEqual(await variantPayload(source, name))
       }
       // New versions written on the destination get tokens above the imported ones.
       const next = (await target.updateImage(records[0]!.id, samplePicture(50, 32)))!

@@ -67,6 +67,8 @@ export async function makeVariants(
   original: ImageFormat,
   options: ResolvedVariants,
   maxPixels: number,
+  /** Names of variants not to make (the image has them already). */
+  except: ReadonlySet<string> = new Set(),
 ): Promise<MadeVariants> {
   const sharp = await loadSharp()
   const source = () => sharp(input, { failOn: 'error', limitInputPixels: maxPixels, autoOrient: true })
@@ -79,7 +81,7 @@ export async function makeVariants(
     for (const w of animated ? [] : options.widths.filter((w) => w < width)) {
       for (const format of options.formats) {
         const target = { width: w, format: outputFormat(format, original) }
-        if (seen.has(variantName(target))) continue
+        if (seen.has(variantName(target)) || except.has(variantName(target))) continue
         seen.add(variantName(target))
         wanted.push(target)
       }
