@@ -3,6 +3,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import sharp from 'sharp'
 import type { PixstoreBackend } from 'pixstore/backend'
 
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url))
@@ -114,3 +115,11 @@ export function decryptVariantPayload(payload: Uint8Array, dataKeyBase64: string
   decipher.setAuthTag(payload.subarray(payload.length - 16))
   return Buffer.concat([decipher.update(payload.subarray(1, payload.length - 16)), decipher.final()])
 }
+
+/** A noisy 1600 × 1200 JPEG photo (noise keeps the encoders honest about size). */
+export async function photo(width = 1600, height = 1200): Promise<Buffer> {
+  return sharp({ create: { width, height, channels: 3, background: '#3a6', noise: { type: 'gaussian', mean: 120, sigma: 40 } } })
+    .jpeg({ quality: 85 })
+    .toBuffer()
+}
+

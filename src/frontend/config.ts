@@ -1,4 +1,5 @@
-import { defaultFormats, formatsFromList, type FormatTable, type LegacyImageFormat } from '../shared/image-format.js'
+import { defaultFormats, formatsFromList, type FormatTable, type ImageFormat, type LegacyImageFormat } from '../shared/image-format.js'
+import { parseVariantName } from '../shared/variants.js'
 import { warnOnce } from '../shared/log.js'
 import { refuseReportingOptions, type ErrorReportingOptions } from '../shared/error-handling.js'
 import { isValidRoute, ownProperties, rejectUnknownOptions, requireOption } from '../shared/options.js'
@@ -37,6 +38,12 @@ export interface PixstoreFrontendConfig {
    */
   refresh?: (stale: ImageRecord) => Promise<ImageRecord>
   /**
+   * The formats to load variants in, best first, when `getImage` is given a `width` (the
+   * original's own format is always tried last). Default: AVIF and WebP, each where this
+   * browser decodes it (found once per page).
+   */
+  variantFormats?: readonly ImageFormat[]
+  /**
    * The pixstore 3.x list of formats, honoured as 3.x did: the format byte i + 1 inside an
    * image is the entry at index i, which types the returned `Blob`. Give it only with the
    * same list as the backend's. Default: Pixstore's formats, with the bytes of 3.x's default list.
@@ -72,11 +79,12 @@ export interface PixstoreFrontendInitConfig extends PixstoreFrontendConfig, Erro
 export type ResolvedFrontendConfig = Required<
   Omit<
     PixstoreFrontendConfig,
-    'defaultEndpointConnectPort' | 'refresh' | 'imageFormats' | 'frontendDbName' | 'frontendDbVersion' | 'imageStoreName' | 'frontendCleanupBatch'
+    'defaultEndpointConnectPort' | 'refresh' | 'variantFormats' | 'imageFormats' | 'frontendDbName' | 'frontendDbVersion' | 'imageStoreName' | 'frontendCleanupBatch'
   >
 > & {
   defaultEndpointConnectPort: number | undefined
   refresh: PixstoreFrontendConfig['refresh']
+  variantFormats: readonly ImageFormat[] | undefined
   /** The format bytes, from `imageFormats` or Pixstore's own. */
   formats: FormatTable
 }
@@ -85,6 +93,7 @@ const defaults: ResolvedFrontendConfig = {
   defaultEndpointConnectHost: '',
   defaultEndpointConnectPort: undefined,
   refresh: undefined,
+  variantFormats: undefined,
   formats: defaultFormats,
   defaultEndpointRoute: '/pixstore-image',
   frontendImageCacheLimit: 1000,
@@ -173,6 +182,12 @@ export function resolveFrontendConfig(given: PixstoreFrontendConfig = {}, where 
     'must be a whole number of bytes',
   )
   requireOption(c.refresh === undefined || typeof c.refresh === 'function', where, 'refresh', 'must be a function returning a fresh record')
+  requireOption(
+    c.variantFormats === undefined || (Array.isArray(c.variantFormats) && c.variantFormats.every((f) => parseVariantName(`1.${String(f)}`))),
+    where,
+    'variantFormats',
+    'must be a list of formats such as ["avif", "webp"]',
+  )
   requireOption(['auto', 'query', 'headers'].includes(c.proofTransport), where, 'proofTransport', 'must be "auto", "query" or "headers"')
   requireOption(
     Number.isSafeInteger(c.fetchTimeoutMs) && c.fetchTimeoutMs >= 0,

@@ -1,4 +1,5 @@
 import { PixstoreError } from '../shared/errors.js'
+import { PayloadState } from '../shared/wire.js'
 import type { ImageFetcher, ImageRecord } from '../types/index.js'
 import { imageUrl, isSameOrigin, type ResolvedFrontendConfig } from './config.js'
 
@@ -18,17 +19,21 @@ export type { ImageFetcher } from '../types/index.js'
 export function createDefaultFetcher(config: () => ResolvedFrontendConfig): ImageFetcher {
   let routeRedirects = false
 
-  async function send(record: ImageRecord, signal: AbortSignal | undefined, follow: boolean): Promise<Response> {
+  async function send(record: ImageRecord, signal: AbortSignal | undefined, follow: boolean, variant: string | undefined): Promise<Response> {
     const { proofTransport } = config()
     const base = imageUrl(config(), record.id)
     const inQuery = proofTransport === 'query' || (proofTransport === 'auto' && (routeRedirects || !isSameOrigin(base)))
     const followFlag = follow && proofTransport !== 'headers'
-    const url = inQuery ? `${base}?proof=${encodeURIComponent(record.statelessProof)}&token=${record.token}${followFlag ? '&redirect=1' : ''}` : base
+    const url = inQuery
+      ? `${base}?proof=${encodeURIComponent(record.statelessProof)}&token=${record.token}${followFlag ? '&redirect=1' : ''}` +
+        (variant === undefined ? '' : `&variant=${encodeURIComponent(variant)}`)
+      : base
     const headers: Record<string, string> = {}
     if (!inQuery) {
       headers['x-pixstore-proof'] = record.statelessProof
       headers['x-pixstore-token'] = String(record.token)
       if (followFlag) headers['x-pixstore-redirect'] = '1'
+      if (variant !== undefined) headers['x-pixstore-variant'] = variant
     }
     try {
       return await fetch(url, { headers, cache: 'no-store', signal })
@@ -38,18 +43,19 @@ export function createDefaultFetcher(config: () => ResolvedFrontendConfig): Imag
     }
   }
 
-  return async (record, _context, signal) => {
+  return async (record, _context, signal, options) => {
+    const variant = options?.variant
     let response: Response
     try {
-      response = await send(record, signal, true)
+      response = await send(record, signal, true, variant)
     } catch (error) {
       // A redirect to a bucket that refused the page (no CORS rule there) looks like a
       // network failure: the route is asked once more, to answer itself.
       if (signal?.aborted || config().proofTransport === 'headers') throw error
-      response = await send(record, signal, false)
+      response = await send(record, signal, false, variant)
     }
     // A redirect whose object is gone (replaced since) or refused: the route answers itself.
-    if (response.redirected && !response.ok && !fromRoute(response, record.id, config())) response = await send(record, signal, false)
+    if (response.redirected && !response.ok && !fromRoute(response, record.id, config())) response = await send(record, signal, false, variant)
     if (!response.ok) {
       throw new PixstoreError('FETCH_FAILED', `Fetching image "${record.id}" failed with HTTP status ${response.status}`)
     }
@@ -62,8 +68,9 @@ export function createDefaultFetcher(config: () => ResolvedFrontendConfig): Imag
       throw new PixstoreError('FETCH_FAILED', `Fetching image "${record.id}" failed while reading the response`, { cause })
     }
     if (!response.redirected || fromRoute(response, record.id, config())) return body
-    // The object itself: the ciphertext of the version the record names.
+    // The object itself: the ciphertext of the version (or of the variant) the record names.
     const payload = new Uint8Array(body.byteLength + 1)
+    payload[0] = variant === undefined ? PayloadState.Success : PayloadState.Variant
     payload.set(body, 1)
     return payload
   }

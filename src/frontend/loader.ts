@@ -1,5 +1,6 @@
 import { PixstoreError } from '../shared/errors.js'
 import { ownProperties } from '../shared/options.js'
+import { variantName, type ImageVariant } from '../shared/variants.js'
 import { PayloadState, decodePayload } from '../shared/wire.js'
 import type { ImageRecord } from '../types/index.js'
 import type { CacheAccess } from './cache/cache-access.js'
@@ -7,6 +8,7 @@ import type { ResolvedFrontendConfig } from './config.js'
 import { decryptToBlob, type DecryptionMeta } from './decrypt.js'
 import type { ImageFetcher } from './fetcher.js'
 import { parseRecord } from './record.js'
+import { decryptVariantToBlob, detectDecodableFormats, pickVariant, variantCacheKey, widerVariants } from './variants.js'
 
 /** Per-call options of `getImage`. */
 export interface GetImageOptions {
@@ -18,6 +20,12 @@ export interface GetImageOptions {
    * retried with what it returns. Overrides the instance's `refresh`.
    */
   refresh?: RefreshRecord
+  /**
+   * The width in CSS pixels the image is shown at: the smallest of the record's variants at
+   * least `width × devicePixelRatio` pixels wide is loaded, in the best format the browser
+   * decodes (AVIF, then WebP, then the original's), else the original. Default: the original.
+   */
+  width?: number
 }
 
 /** Gives a fresh record for a stale one: usually a call to the app's own API. */
@@ -65,12 +73,21 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
 export function createLoader(config: ResolvedFrontendConfig, fetcher: ImageFetcher, cache: CacheAccess) {
   const inFlight = new Map<string, PendingLoad>()
 
-  async function fetchAndDecrypt(record: ImageRecord, meta: DecryptionMeta, context: unknown, pending: PendingLoad): Promise<Blob> {
+  async function fetchAndDecrypt(record: ImageRecord, meta: DecryptionMeta, context: unknown, pending: PendingLoad, variant?: ImageVariant): Promise<Blob> {
     const signal = pending.controller.signal
     // A custom fetcher may ignore the signal: the load still ends on abort and on the timeout.
-    const bytes = await untilAborted(fetcher(record, context, signal), signal)
+    const bytes = await untilAborted(fetcher(record, context, signal, variant && { variant: variantName(variant) }), signal)
     signal.throwIfAborted()
     const payload = decodePayload(bytes)
+    if (payload.state === PayloadState.Variant) {
+      if (!variant) throw new PixstoreError('INVALID_PAYLOAD', `The server answered image "${record.id}" with a variant nobody asked for`)
+      const blob = await decryptVariantToBlob(payload.ciphertext, meta.key, variant)
+      const key = variantCacheKey(record.id, variant)
+      pending.write = cache.track(cache.safely((store) => store.put(key, { token: record.token, ciphertext: payload.ciphertext })))
+      return blob
+    }
+    // Otherwise the original: asked for, or the answer to a variant the server could not
+    // serve (another version is current) or a fetcher that does not pass variants on.
     if (payload.state !== PayloadState.Success && payload.state !== PayloadState.Updated) {
       if (payload.state === PayloadState.NotFound) await cache.safely((store) => store.delete(record.id))
       throw refusal(payload.state, record.id)
@@ -88,20 +105,42 @@ export function createLoader(config: ResolvedFrontendConfig, fetcher: ImageFetch
     return blob
   }
 
-  async function load(record: ImageRecord, meta: DecryptionMeta, context: unknown, pending: PendingLoad): Promise<Blob> {
-    const cached = await cache.safely((store) => store.get(record.id))
-    if (cached && cached.token === record.token) {
-      try {
-        return await decryptToBlob(cached.ciphertext, meta, config.formats)
-      } catch {
-        // Tampered or corrupt at rest: drop it and fetch once from the server.
-        await cache.safely((store) => store.delete(record.id))
-      }
+  // The cached entry `key` of this version, decrypted; a tampered or corrupt one is dropped
+  // (and fetched once from the server).
+  async function fromCache(record: ImageRecord, key: string, decrypt: (ciphertext: Uint8Array) => Promise<Blob>): Promise<Blob | undefined> {
+    const cached = await cache.safely((store) => store.get(key))
+    if (!cached || cached.token !== record.token) return undefined
+    try {
+      return await decrypt(cached.ciphertext)
+    } catch {
+      await cache.safely((store) => store.delete(key))
+      return undefined
     }
-    return fetchAndDecrypt(record, meta, context, pending)
   }
 
-  function startLoad(key: string, record: ImageRecord, meta: DecryptionMeta, context: unknown): PendingLoad {
+  async function load(record: ImageRecord, meta: DecryptionMeta, context: unknown, pending: PendingLoad, variant?: ImageVariant): Promise<Blob> {
+    const original = (ciphertext: Uint8Array) => decryptToBlob(ciphertext, meta, config.formats)
+    if (variant) {
+      // The variant, else a wider one of the same version already cached, else the original if cached.
+      const decodable = await preferredFormats()
+      for (const candidate of [variant, ...widerVariants(record, variant, decodable)]) {
+        const blob = await fromCache(record, variantCacheKey(record.id, candidate), (c) => decryptVariantToBlob(c, meta.key, candidate))
+        if (blob) return blob
+      }
+    }
+    return (await fromCache(record, record.id, original)) ?? fetchAndDecrypt(record, meta, context, pending, variant)
+  }
+
+  // The formats to pick variants in, best first: the configured ones, else what the browser decodes.
+  const preferredFormats = () => (config.variantFormats ? Promise.resolve(config.variantFormats) : detectDecodableFormats())
+
+  async function chooseVariant(record: ImageRecord, width: number | undefined): Promise<ImageVariant | undefined> {
+    if (width === undefined || !record.variants?.length) return undefined
+    const ratio = typeof devicePixelRatio === 'number' && devicePixelRatio > 0 ? devicePixelRatio : 1
+    return pickVariant(record, width, ratio, await preferredFormats())
+  }
+
+  function startLoad(key: string, record: ImageRecord, meta: DecryptionMeta, context: unknown, variant: ImageVariant | undefined): PendingLoad {
     const controller = new AbortController()
     const { fetchTimeoutMs } = config
     const timer =
@@ -116,7 +155,7 @@ export function createLoader(config: ResolvedFrontendConfig, fetcher: ImageFetch
     // Once aborted, later callers start a new load instead of joining this one.
     controller.signal.addEventListener('abort', forget)
     const pending = { id: record.id, controller, waiters: 0 } as PendingLoad
-    pending.promise = load(record, meta, context, pending).finally(() => clearTimeout(timer))
+    pending.promise = load(record, meta, context, pending, variant).finally(() => clearTimeout(timer))
     inFlight.set(key, pending)
     // Shared until the load and the cache write it started are both done.
     void pending.promise
@@ -143,12 +182,17 @@ export function createLoader(config: ResolvedFrontendConfig, fetcher: ImageFetch
     /** The image of `record`, refreshing the record once if its proof is refused. */
     async load(record: ImageRecord, context: unknown, given: GetImageOptions | undefined): Promise<Blob> {
       const options = ownProperties(given)
+      const width = options?.width
+      if (width !== undefined && !(typeof width === 'number' && Number.isFinite(width) && width > 0)) {
+        throw new PixstoreError('INVALID_ARGUMENT', 'getImage: "width" must be a positive number of CSS pixels')
+      }
       const once = async (candidate: ImageRecord) => {
         const { record: checked, meta } = parseRecord(candidate)
         const signal = options?.signal
         if (signal?.aborted) throw abortedError(checked.id)
-        const key = `${checked.id}\n${checked.token}`
-        return waitFor(inFlight.get(key) ?? startLoad(key, checked, meta, context), checked.id, signal)
+        const variant = await chooseVariant(checked, width)
+        const key = `${checked.id}\n${checked.token}${variant ? `\n${variantName(variant)}` : ''}`
+        return waitFor(inFlight.get(key) ?? startLoad(key, checked, meta, context, variant), checked.id, signal)
       }
       try {
         return await once(record)

@@ -51,7 +51,8 @@ export function createObjectUrls(load: (record: ImageRecord, context: unknown, o
     async acquire(candidate: ImageRecord, context: unknown, options: GetImageOptions | undefined): Promise<ImageURL> {
       const { record } = parseRecord(candidate)
       if (ownProperties(options)?.signal?.aborted) throw new PixstoreError('ABORTED', `Loading image "${record.id}" was aborted`)
-      const version = `${record.id}\n${record.token}`
+      // One URL per version and width asked for (each width may load another variant).
+      const version = `${record.id}\n${record.token}\n${ownProperties(options)?.width ?? ''}`
       const held = byVersion.get(version)
       if (held) return handle(version, held)
       const blob = await load(record, context, options)

@@ -3,6 +3,7 @@ import { PixstoreError } from '../shared/errors.js'
 import { MAX_ID_LENGTH, isValidId } from '../shared/ids.js'
 import { ownProperties } from '../shared/options.js'
 import { IV_LENGTH, KEY_LENGTH, TAG_LENGTH } from '../shared/wire.js'
+import { parseVariantName, type ImageVariant } from '../shared/variants.js'
 import type { ImageRecord } from '../types/index.js'
 import type { DecryptionMeta } from './decrypt.js'
 
@@ -29,5 +30,17 @@ export function parseRecord(record: unknown): { record: ImageRecord; meta: Decry
   if (key?.length !== KEY_LENGTH || iv?.length !== IV_LENGTH || tag?.length !== TAG_LENGTH) {
     throw invalid('"meta" must hold a 32-byte key, a 12-byte IV and a 16-byte tag in base64')
   }
+  if (r.variants !== undefined && !(Array.isArray(r.variants) && r.variants.every(isVariant))) {
+    throw invalid('"variants" must be a list of { width, height, format, bytes }')
+  }
+  if (r.placeholder !== undefined && typeof r.placeholder !== 'string') throw invalid('"placeholder" must be a base64 string')
   return { record: record as ImageRecord, meta: { key, iv, tag } }
+}
+
+const isSize = (value: unknown) => typeof value === 'number' && Number.isSafeInteger(value) && value > 0
+
+function isVariant(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false
+  const v = ownProperties(value as ImageVariant)
+  return isSize(v.width) && isSize(v.height) && isSize(v.bytes) && parseVariantName(`${v.width}.${v.format}`) !== undefined
 }

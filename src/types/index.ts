@@ -58,6 +58,17 @@ export type PlatformAbortSignal = typeof globalThis extends { AbortSignal: { pro
  * Fetches the binary payload of the image route for a record. Replace the default with
  * `initPixstoreFrontend(config, fetcher)` when images come through an app's own route.
  * `context` is whatever the app passed to `getImage`; `signal` aborts when every caller
- * waiting for this image has given up, or on the timeout: pass it on to `fetch`.
+ * waiting for this image has given up, or on the timeout: pass it on to `fetch`; `options`
+ * names the variant wanted, if any.
  */
-export type ImageFetcher = (record: ImageRecord, context?: unknown, signal?: PlatformAbortSignal) => Promise<Uint8Array>
+export type ImageFetcher = (record: ImageRecord, context?: unknown, signal?: PlatformAbortSignal, options?: FetchOptions) => Promise<Uint8Array>
+
+/** What the frontend asks a fetcher for beyond the record. */
+export interface FetchOptions {
+  /**
+   * The variant to fetch (`<width>.<format>`, one of the record's `variants`): send it to the
+   * image route as `variant` (the default fetcher does), or to `customEndpointHelper` as
+   * `{ variant }`. A fetcher that ignores it fetches the original, which works too.
+   */
+  variant?: string
+}

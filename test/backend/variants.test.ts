@@ -4,15 +4,8 @@ import { thumbHashToApproximateAspectRatio } from 'thumbhash'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createFilesystemBlobStore, createPixstoreBackend, createSqliteMetadataStore, type PixstoreBackend, type PixstoreBackendConfig } from 'pixstore/backend'
 import type { ImageRecord } from 'pixstore/types'
-import { decryptUpdatedPayload, decryptVariantPayload, listFiles, tempDir } from '../helpers.js'
+import { decryptUpdatedPayload, decryptVariantPayload, listFiles, photo, tempDir } from '../helpers.js'
 import { jpegWithMetadata, privateMarkers } from '../metadata-images.js'
-
-/** A noisy 1600 × 1200 JPEG photo (noise keeps the encoders honest about size). */
-export async function photo(width = 1600, height = 1200): Promise<Buffer> {
-  return sharp({ create: { width, height, channels: 3, background: '#3a6', noise: { type: 'gaussian', mean: 120, sigma: 40 } } })
-    .jpeg({ quality: 85 })
-    .toBuffer()
-}
 
 describe('variants made at save time', () => {
   let data: ReturnType<typeof tempDir>

@@ -1,3 +1,9 @@
+/**
+ * The keys of image `id` and of its cached variants (`id#<name>`): every character an id
+ * may hold sorts after `#`, so the range holds no other image.
+ */
+export const keysOfImage = (id: string): [string, string] => [id, `${id}#\uffff`]
+
 /** A cached image version: its token and its ciphertext. Never a key. */
 export interface CachedImage {
   token: number
@@ -25,9 +31,9 @@ export interface ImageCache {
    * after the promise resolves; `idle` waits for it.
    */
   put(id: string, image: CachedImage): Promise<void>
-  /** Removes `id`; resolves whether it was cached. */
+  /** Removes `id` and its variants (keys `id#...`); resolves whether any was cached. */
   delete(id: string): Promise<boolean>
-  /** Whether `id` is cached, without marking it used. */
+  /** Whether `id` or one of its variants is cached, without marking it used. */
   has(id: string): Promise<boolean>
   /** Entry count and total ciphertext bytes. */
   stats(): Promise<CacheStats>
@@ -83,8 +89,12 @@ export function createMemoryCache(limits: CacheLimits): ImageCache {
         remove(oldest)
       }
     },
-    delete: async (id) => remove(id),
-    has: async (id) => entries.has(id),
+    async delete(id) {
+      let removed = remove(id)
+      for (const key of [...entries.keys()]) if (key.startsWith(`${id}#`)) removed = remove(key) || removed
+      return removed
+    },
+    has: async (id) => entries.has(id) || [...entries.keys()].some((key) => key.startsWith(`${id}#`)),
     stats: async () => ({ entries: entries.size, bytes }),
     async clear() {
       entries.clear()

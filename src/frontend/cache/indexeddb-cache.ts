@@ -1,4 +1,4 @@
-import { nextUseTime, ownCopy, type CachedImage, type CacheLimits, type ImageCache } from './image-cache.js'
+import { keysOfImage, nextUseTime, ownCopy, type CachedImage, type CacheLimits, type ImageCache } from './image-cache.js'
 import { ALL, BLOBS, ENTRIES, TOTALS, TOTALS_KEY, openDatabase, type BlobRow, type EntryRow, type Totals } from './indexeddb-schema.js'
 
 // Three stores: `blobs` holds each id's token and ciphertext; `entries` holds small rows
@@ -170,20 +170,22 @@ export async function openIndexedDbCache(name: string, limits: CacheLimits): Pro
       await background
       const tx = await transaction(ALL, 'readwrite')
       const done = completion(tx)
-      const previous = (await request(tx.objectStore(ENTRIES).get(id))) as EntryRow | undefined
-      if (previous) {
+      const range = IDBKeyRange.bound(...keysOfImage(id))
+      const previous = (await request(tx.objectStore(ENTRIES).getAll(range))) as EntryRow[]
+      if (previous.length > 0) {
         const totals = await readTotals(tx.objectStore(TOTALS))
-        tx.objectStore(TOTALS).put({ entries: totals.entries - 1, bytes: totals.bytes - previous.size }, TOTALS_KEY)
+        const size = previous.reduce((sum, row) => sum + row.size, 0)
+        tx.objectStore(TOTALS).put({ entries: totals.entries - previous.length, bytes: totals.bytes - size }, TOTALS_KEY)
       }
-      tx.objectStore(BLOBS).delete(id)
-      tx.objectStore(ENTRIES).delete(id)
-      touched.delete(id)
+      tx.objectStore(BLOBS).delete(range)
+      tx.objectStore(ENTRIES).delete(range)
+      for (const row of previous) touched.delete(row.id)
       await done
-      return previous !== undefined
+      return previous.length > 0
     },
     async has(id) {
       const tx = await transaction([ENTRIES], 'readonly')
-      return (await request(tx.objectStore(ENTRIES).count(id))) > 0
+      return (await request(tx.objectStore(ENTRIES).count(IDBKeyRange.bound(...keysOfImage(id))))) > 0
     },
     async stats() {
       const tx = await transaction([TOTALS], 'readonly')
