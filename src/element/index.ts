@@ -3,24 +3,36 @@ import type { RefreshRecord } from '../frontend/loader.js'
 import { whenNearViewport } from '../frontend/near-viewport.js'
 import { defaultFrontend } from '../frontend/default-instance.js'
 import type { ImageURL } from '../frontend/object-urls.js'
+import { placeholderURL, shownSize } from '../frontend/placeholder.js'
 import type { ImageRecord } from '../types/index.js'
 
+// The box is reserved before anything loads (see #reserve), and every state shows in it:
+// the placeholder (the record's blurred preview, else a tint), the image fading in over it,
+// or the error tint.
 const template = `
 <style>
-  :host { display: inline-block; position: relative; overflow: hidden; }
-  img { display: block; width: 100%; height: 100%; object-fit: inherit; }
-  :host(:not([data-state='loaded'])) img { display: none; }
-  .placeholder { display: block; width: 100%; height: 100%; min-height: 1em; background: #e8ecf2; }
-  :host([data-state='loaded']) .placeholder { display: none; }
+  :host { display: inline-block; position: relative; overflow: hidden; vertical-align: top; min-height: 1em; }
+  img { position: absolute; inset: 0; display: block; width: 100%; height: 100%; object-fit: var(--pixstore-fit, cover);
+    opacity: 0; transition: opacity var(--pixstore-fade, .25s) ease-out; }
+  :host([data-state='loaded']) img { opacity: 1; }
+  .placeholder { position: absolute; inset: 0; background: #e8ecf2 center / cover no-repeat; }
   :host([data-state='error']) .placeholder { background: #fbeaea; }
 </style>
-<img part="img" alt=""><span class="placeholder" part="placeholder"></span>`
+<style class="box"></style>
+<span class="placeholder" part="placeholder"></span><img part="img" alt="">`
+
+const pixels = (value: string | null) => (value !== null && /^\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : undefined)
 
 /**
  * `<pixstore-image>`: shows the image of an `ImageRecord`, with a placeholder while it
  * loads and an error state if it fails. Give the record as a property (`el.record = r`)
  * or as a JSON `record` attribute, and optionally `el.refresh = (stale) => freshRecord`.
- * Attributes: `alt`, `width`, `height`, and `loading="lazy"` (load when near the viewport).
+ * Attributes: `alt`, `width`, `height` (CSS pixels: they size the element itself), and
+ * `loading="lazy"` (load when near the viewport).
+ * Its box is reserved before it loads, from `width`/`height` or the record's shape (page CSS
+ * may size it too), so the page never jumps. The record's placeholder shows at once, and the
+ * image fades in over it. With variants, it loads the smallest that covers its rendered
+ * width at the device pixel ratio, and a larger one if it grows (never a smaller one).
  * State: `data-state` is `loading`, `loaded` or `error`, with the code in `data-error`.
  * Events: `load` once the image shows; `error` (a `CustomEvent` with `detail.code`).
  * Its object URL is released when it is disconnected or given another record.
@@ -71,6 +83,9 @@ function createElementClass(): CustomElementConstructor {
     #image: ImageURL | undefined
     #loading: AbortController | undefined
     #cancelLazy: (() => void) | undefined
+    #resize: ResizeObserver | undefined
+    /** The widest box width (CSS px) an image was loaded for, this record. */
+    #loadedWidth = 0
     #generation = 0
 
     get record(): ImageRecord | null {
@@ -91,12 +106,17 @@ function createElementClass(): CustomElementConstructor {
       if (!this.shadowRoot) {
         this.attachShadow({ mode: 'open' }).innerHTML = template
         this.#img = this.shadowRoot!.querySelector('img')!
-        for (const name of ['alt', 'width', 'height']) this.#copy(name)
+        this.#copy('alt')
+      }
+      if (typeof ResizeObserver !== 'undefined') {
+        this.#resize ??= new ResizeObserver(() => this.#grown())
+        this.#resize.observe(this)
       }
       this.#start()
     }
 
     disconnectedCallback(): void {
+      this.#resize?.disconnect()
       this.#stop()
     }
 
@@ -108,7 +128,38 @@ function createElementClass(): CustomElementConstructor {
           this.#fail('INVALID_RECORD')
         }
       } else if (name === 'loading') this.#start()
-      else this.#copy(name)
+      else if (name === 'alt') this.#copy(name)
+      else this.#reserve()
+    }
+
+    // Sizes the element before its image arrives: the width and height attributes, else the
+    // record's shape; as :host rules, so that the page's own CSS still wins.
+    #reserve(): void {
+      const box = this.shadowRoot?.querySelector('style.box')
+      if (!box) return
+      const width = pixels(this.getAttribute('width'))
+      const height = pixels(this.getAttribute('height'))
+      const size = shownSize(this.#record)
+      const rules: string[] = []
+      if (size) rules.push(`aspect-ratio: ${size.width} / ${size.height}`)
+      if (width !== undefined) rules.push(`width: ${width}px`)
+      if (height !== undefined) rules.push(`height: ${height}px`)
+      // Neither given: the image's own size, as an <img> without attributes, within its container.
+      if (width === undefined && height === undefined && size) rules.push(`width: ${size.width}px`, 'max-width: 100%')
+      const preview = this.dataset.state === 'error' ? undefined : placeholderURL(this.#record)
+      box.textContent =
+        `:host { ${rules.join('; ')} }` +
+        (preview ? ` .placeholder { background-image: url("${preview}") }` : '') +
+        // Nothing tells the size (a record without one, no attributes): the image sizes the element once it loads.
+        (width === undefined && height === undefined && !size ? ' img { position: static; width: auto; height: auto; max-width: 100% }' : '')
+    }
+
+    // The box grew past what the image was loaded for: load the variant that covers it.
+    #grown(): void {
+      const record = this.#record
+      if (!record?.variants?.length || this.#loadedWidth === 0 || this.dataset.state === 'error') return
+      const width = this.getBoundingClientRect().width
+      if (width > this.#loadedWidth) void this.#load(record, true)
     }
 
     #copy(name: string): void {
@@ -121,6 +172,7 @@ function createElementClass(): CustomElementConstructor {
     // Stops whatever the element was loading or showing, and frees its object URL.
     #stop(): void {
       this.#generation++
+      this.#loadedWidth = 0
       this.#cancelLazy?.()
       this.#cancelLazy = undefined
       this.#loading?.abort()
@@ -134,31 +186,47 @@ function createElementClass(): CustomElementConstructor {
       if (!this.isConnected || !this.shadowRoot) return
       this.#stop()
       const record = this.#record
-      if (!record) return void this.removeAttribute('data-state')
-      this.dataset.state = 'loading'
       this.removeAttribute('data-error')
+      if (!record) this.removeAttribute('data-state')
+      else this.dataset.state = 'loading'
+      this.#reserve()
+      if (!record) return
       if (this.getAttribute('loading') === 'lazy') this.#cancelLazy = whenNearViewport(this, () => void this.#load(record))
       else void this.#load(record)
     }
 
-    async #load(record: ImageRecord): Promise<void> {
+    /** Loads the image for the element's rendered width; `upgrade` swaps a larger one in for the one shown. */
+    async #load(record: ImageRecord, upgrade = false): Promise<void> {
+      if (upgrade) {
+        this.#generation++
+        this.#loading?.abort()
+      }
       const generation = this.#generation
       const loading = (this.#loading = new AbortController())
+      const box = record.variants?.length ? this.getBoundingClientRect().width : 0
+      if (box > 0) this.#loadedWidth = Math.max(this.#loadedWidth, box)
       let image: ImageURL
       try {
-        image = await defaultFrontend().getImageURL(record, undefined, { refresh: this.#refresh, signal: loading.signal })
+        image = await defaultFrontend().getImageURL(record, undefined, {
+          refresh: this.#refresh,
+          signal: loading.signal,
+          ...(box > 0 ? { width: box } : {}),
+        })
       } catch (error) {
-        if (generation === this.#generation) this.#fail(isPixstoreError(error) ? error.code : toPixstoreError(error).code)
+        if (generation === this.#generation && !upgrade) this.#fail(isPixstoreError(error) ? error.code : toPixstoreError(error).code)
         return
       }
       // Replaced or disconnected meanwhile: this URL is not needed any more.
       if (generation !== this.#generation) return image.release()
+      const shown = this.#image
       this.#image = image
       const img = this.#img!
       img.onload = () => {
         if (generation !== this.#generation) return
+        shown?.release()
+        const first = this.dataset.state !== 'loaded'
         this.dataset.state = 'loaded'
-        this.dispatchEvent(new Event('load'))
+        if (first) this.dispatchEvent(new Event('load'))
       }
       img.onerror = () => generation === this.#generation && this.#fail('INVALID_IMAGE')
       img.src = image.url
@@ -167,6 +235,7 @@ function createElementClass(): CustomElementConstructor {
     #fail(code: string): void {
       this.dataset.state = 'error'
       this.dataset.error = code
+      this.#reserve()
       this.dispatchEvent(new CustomEvent('error', { detail: { code } }))
     }
   }
