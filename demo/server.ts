@@ -48,6 +48,9 @@ interface Player {
   name: string
 }
 
+/** The size of the demo's sample pictures: large enough that its grid shows variants. */
+export const SAMPLE_SIZE = 1200
+
 const sampleNames = ['Ada', 'Grace', 'Alan', 'Edsger', 'Barbara', 'Donald', 'Frances', 'Ken', 'Margaret', 'Dennis', 'Radia', 'Tim']
 const imageMaxBytes = 5 * 1024 * 1024
 
@@ -59,6 +62,8 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     defaultEndpointEnabled: false,
     imageMaxBytes,
     statelessKeyWindowLength: options.proofWindowMs ?? 20_000,
+    // Each card loads the variant its box needs; a click opens the original.
+    variants: { widths: [160, 320, 640, 1280], formats: ['avif', 'webp'] },
   })
   const playersFile = path.join(dataDir, 'players.json')
   let players: Player[] = fs.existsSync(playersFile) ? JSON.parse(fs.readFileSync(playersFile, 'utf8')) : []
@@ -66,7 +71,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   if (players.length === 0) {
     for (const [i, name] of sampleNames.entries()) {
       const id = `player-${i + 1}`
-      await saveImage(samplePicture(i), { id })
+      await saveImage(samplePicture(i, SAMPLE_SIZE), { id })
       players.push({ id, name })
     }
     savePlayers()

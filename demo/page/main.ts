@@ -5,7 +5,9 @@ import {
   deleteCachedImage,
   getCacheStats,
   getImage,
+  getImageURL,
   initPixstoreFrontend,
+  type ImageURL,
 } from 'pixstore/frontend'
 import type { PixstoreError } from 'pixstore/shared'
 import type { ImageRecord } from 'pixstore/types'
@@ -68,6 +70,7 @@ function cardFor(player: Player): HTMLElement {
     if (input.files?.[0]) void replace(player.id, input.files[0]).finally(() => (input.value = ''))
   })
   field(card, 'expired').addEventListener('click', () => void loadExpired(player.id))
+  field(card, 'frame').addEventListener('click', () => void openFull(card))
   field(card, 'delete').addEventListener('click', () => void remove(player.id))
   grid.append(card)
   cards.set(player.id, { card })
@@ -75,6 +78,46 @@ function cardFor(player: Player): HTMLElement {
 }
 
 type ImageElement = HTMLElement & { record: ImageRecord | null }
+
+const full = document.querySelector<HTMLDialogElement>('#full')!
+let fullImage: ImageURL | null = null
+full.addEventListener('close', () => {
+  fullImage?.release()
+  fullImage = null
+  full.querySelector('img')!.removeAttribute('src')
+})
+
+/** Opens the card's image at full size: the original, whatever variant the card shows. */
+async function openFull(card: HTMLElement): Promise<void> {
+  const record = card.querySelector<ImageElement>('pixstore-image')!.record
+  if (!record) return
+  const image = await getImageURL(record)
+  if (!image) {
+    say(`Could not open the original (${lastError?.code ?? 'UNKNOWN'})`)
+    return
+  }
+  fullImage?.release()
+  fullImage = image
+  const img = full.querySelector('img')!
+  img.src = image.url
+  await img.decode().catch(() => undefined)
+  full.querySelector('figcaption')!.textContent = `Original: ${img.naturalWidth} × ${img.naturalHeight} px, ${record.format ?? ''} ${formatBytes(record.bytes ?? 0)}`
+  card.dataset.fullSha256 = await hashOf(await (await fetch(img.src)).blob())
+  if (!full.open) full.showModal()
+}
+
+async function hashOf(blob: Blob): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', await blob.arrayBuffer()))
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('')
+}
+
+/** What the card's element shows: "320 px AVIF", or "original". */
+function describeVariant(element: HTMLElement, record: ImageRecord): string {
+  const name = element.dataset.variant ?? 'original'
+  if (name === 'original') return `original, ${record.width ?? '?'} px`
+  const variant = record.variants?.find((v) => `${v.width}.${v.format}` === name)
+  return variant ? `${variant.width} px ${variant.format.toUpperCase()}, ${formatBytes(variant.bytes)}` : name
+}
 
 /** Hands a record to the card's <pixstore-image> and shows where the image came from. */
 async function show(player: Player, record: ImageRecord | null = player.imageRecord): Promise<void> {
@@ -104,9 +147,9 @@ async function show(player: Player, record: ImageRecord | null = player.imageRec
   networkBytes += bytes
   // The page shows the image's hash so that anyone (and the browser tests) can check it.
   const img = element.shadowRoot!.querySelector('img')!
-  const blob = await (await fetch(img.src)).blob()
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', await blob.arrayBuffer()))
-  card.dataset.sha256 = Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('')
+  card.dataset.sha256 = await hashOf(await (await fetch(img.src)).blob())
+  card.dataset.variant = element.dataset.variant ?? 'original'
+  field(card, 'variant').textContent = describeVariant(element, record)
   const source = transfers.length > 0 ? 'network' : 'cache'
   Object.assign(field(card, 'source'), { textContent: source }).dataset.source = source
   field(card, 'bytes').textContent = transfers.length > 0 ? formatBytes(bytes) : '0 B'

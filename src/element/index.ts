@@ -4,6 +4,7 @@ import { whenNearViewport } from '../frontend/near-viewport.js'
 import { defaultFrontend } from '../frontend/default-instance.js'
 import type { ImageURL } from '../frontend/object-urls.js'
 import { placeholderURL, shownSize } from '../frontend/placeholder.js'
+import { variantName } from '../shared/variants.js'
 import type { ImageRecord } from '../types/index.js'
 
 // The box is reserved before anything loads (see #reserve), and every state shows in it:
@@ -33,7 +34,8 @@ const pixels = (value: string | null) => (value !== null && /^\d+(\.\d+)?$/.test
  * may size it too), so the page never jumps. The record's placeholder shows at once, and the
  * image fades in over it. With variants, it loads the smallest that covers its rendered
  * width at the device pixel ratio, and a larger one if it grows (never a smaller one).
- * State: `data-state` is `loading`, `loaded` or `error`, with the code in `data-error`.
+ * State: `data-state` is `loading`, `loaded` or `error`, with the code in `data-error`;
+ * `data-variant` names what is shown (`<width>.<format>`, or `original`).
  * Events: `load` once the image shows; `error` (a `CustomEvent` with `detail.code`).
  * Its object URL is released when it is disconnected or given another record.
  */
@@ -187,6 +189,7 @@ function createElementClass(): CustomElementConstructor {
       this.#stop()
       const record = this.#record
       this.removeAttribute('data-error')
+      this.removeAttribute('data-variant')
       if (!record) this.removeAttribute('data-state')
       else this.dataset.state = 'loading'
       this.#reserve()
@@ -225,6 +228,7 @@ function createElementClass(): CustomElementConstructor {
         if (generation !== this.#generation) return
         shown?.release()
         const first = this.dataset.state !== 'loaded'
+        this.dataset.variant = image.variant ? variantName(image.variant) : 'original'
         this.dataset.state = 'loaded'
         if (first) this.dispatchEvent(new Event('load'))
       }

@@ -70,7 +70,7 @@ export function openFrontend(config: PixstoreFrontendConfig | undefined, fetcher
   }
   return {
     config: resolved,
-    getImage: (record, context, options) => loader.load(record, context, options),
+    getImage: async (record, context, options) => (await loader.load(record, context, options)).blob,
     getImageURL: (record, context, options) => urls.acquire(record, context, options),
     deleteCachedImage: (id) => admin((store) => store.delete(id)),
     cachedImageExists: (id) => admin((store) => store.has(id)),

@@ -28,6 +28,12 @@ export interface GetImageOptions {
   width?: number
 }
 
+/** An image as loaded: its `Blob`, and the variant it is (`undefined` for the original). */
+export interface LoadedImage {
+  blob: Blob
+  variant: ImageVariant | undefined
+}
+
 /** Gives a fresh record for a stale one: usually a call to the app's own API. */
 export type RefreshRecord = (stale: ImageRecord) => Promise<ImageRecord>
 
@@ -35,7 +41,7 @@ export type RefreshRecord = (stale: ImageRecord) => Promise<ImageRecord>
 // the last caller with a signal gives up while no caller without one waits.
 interface PendingLoad {
   id: string
-  promise: Promise<Blob>
+  promise: Promise<LoadedImage>
   controller: AbortController
   waiters: number
   /** The cache write this load started, if any. */
@@ -73,7 +79,7 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
 export function createLoader(config: ResolvedFrontendConfig, fetcher: ImageFetcher, cache: CacheAccess) {
   const inFlight = new Map<string, PendingLoad>()
 
-  async function fetchAndDecrypt(record: ImageRecord, meta: DecryptionMeta, context: unknown, pending: PendingLoad, variant?: ImageVariant): Promise<Blob> {
+  async function fetchAndDecrypt(record: ImageRecord, meta: DecryptionMeta, context: unknown, pending: PendingLoad, variant?: ImageVariant): Promise<LoadedImage> {
     const signal = pending.controller.signal
     // A custom fetcher may ignore the signal: the load still ends on abort and on the timeout.
     const bytes = await untilAborted(fetcher(record, context, signal, variant && { variant: variantName(variant) }), signal)
@@ -84,7 +90,7 @@ export function createLoader(config: ResolvedFrontendConfig, fetcher: ImageFetch
       const blob = await decryptVariantToBlob(payload.ciphertext, meta.key, variant)
       const key = variantCacheKey(record.id, variant)
       pending.write = cache.track(cache.safely((store) => store.put(key, { token: record.token, ciphertext: payload.ciphertext })))
-      return blob
+      return { blob, variant }
     }
     // Otherwise the original: asked for, or the answer to a variant the server could not
     // serve (another version is current) or a fetcher that does not pass variants on.
@@ -102,7 +108,7 @@ export function createLoader(config: ResolvedFrontendConfig, fetcher: ImageFetch
     const blob = await decryptToBlob(payload.ciphertext, fresh ? payload : meta, config.formats)
     // The caller has its image now; the cache write goes on behind it.
     pending.write = cache.track(cache.safely((store) => store.put(record.id, { token, ciphertext: payload.ciphertext })))
-    return blob
+    return { blob, variant: undefined }
   }
 
   // The cached entry `key` of this version, decrypted; a tampered or corrupt one is dropped
@@ -118,17 +124,18 @@ export function createLoader(config: ResolvedFrontendConfig, fetcher: ImageFetch
     }
   }
 
-  async function load(record: ImageRecord, meta: DecryptionMeta, context: unknown, pending: PendingLoad, variant?: ImageVariant): Promise<Blob> {
+  async function load(record: ImageRecord, meta: DecryptionMeta, context: unknown, pending: PendingLoad, variant?: ImageVariant): Promise<LoadedImage> {
     const original = (ciphertext: Uint8Array) => decryptToBlob(ciphertext, meta, config.formats)
     if (variant) {
       // The variant, else a wider one of the same version already cached, else the original if cached.
       const decodable = await preferredFormats()
       for (const candidate of [variant, ...widerVariants(record, variant, decodable)]) {
         const blob = await fromCache(record, variantCacheKey(record.id, candidate), (c) => decryptVariantToBlob(c, meta.key, candidate))
-        if (blob) return blob
+        if (blob) return { blob, variant: candidate }
       }
     }
-    return (await fromCache(record, record.id, original)) ?? fetchAndDecrypt(record, meta, context, pending, variant)
+    const cached = await fromCache(record, record.id, original)
+    return cached ? { blob: cached, variant: undefined } : fetchAndDecrypt(record, meta, context, pending, variant)
   }
 
   // The formats to pick variants in, best first: the configured ones, else what the browser decodes.
@@ -165,10 +172,10 @@ export function createLoader(config: ResolvedFrontendConfig, fetcher: ImageFetch
     return pending
   }
 
-  function waitFor(pending: PendingLoad, id: string, signal: AbortSignal | undefined): Promise<Blob> {
+  function waitFor(pending: PendingLoad, id: string, signal: AbortSignal | undefined): Promise<LoadedImage> {
     pending.waiters++
     if (!signal) return pending.promise
-    return new Promise<Blob>((resolve, reject) => {
+    return new Promise<LoadedImage>((resolve, reject) => {
       const onAbort = () => {
         if (--pending.waiters === 0) pending.controller.abort(abortedError(id))
         reject(abortedError(id))
@@ -180,7 +187,7 @@ export function createLoader(config: ResolvedFrontendConfig, fetcher: ImageFetch
 
   return {
     /** The image of `record`, refreshing the record once if its proof is refused. */
-    async load(record: ImageRecord, context: unknown, given: GetImageOptions | undefined): Promise<Blob> {
+    async load(record: ImageRecord, context: unknown, given: GetImageOptions | undefined): Promise<LoadedImage> {
       const options = ownProperties(given)
       const width = options?.width
       if (width !== undefined && !(typeof width === 'number' && Number.isFinite(width) && width > 0)) {

@@ -1,7 +1,8 @@
 import { PixstoreError } from '../shared/errors.js'
 import { ownProperties } from '../shared/options.js'
 import type { ImageRecord } from '../types/index.js'
-import type { GetImageOptions } from './loader.js'
+import type { ImageVariant } from '../shared/variants.js'
+import type { GetImageOptions, LoadedImage } from './loader.js'
 import { parseRecord } from './record.js'
 
 /**
@@ -11,11 +12,14 @@ import { parseRecord } from './record.js'
  */
 export interface ImageURL {
   readonly url: string
+  /** The variant the URL shows (see the record's `variants`), `null` for the original. */
+  readonly variant: ImageVariant | null
   release(): void
 }
 
 interface Held {
   url: string
+  variant: ImageVariant | null
   users: number
 }
 
@@ -28,7 +32,7 @@ export function aliveObjectURLCount(): number {
 }
 
 /** The object URLs of one frontend instance: one per id and token, shared by every holder. */
-export function createObjectUrls(load: (record: ImageRecord, context: unknown, options: GetImageOptions | undefined) => Promise<Blob>) {
+export function createObjectUrls(load: (record: ImageRecord, context: unknown, options: GetImageOptions | undefined) => Promise<LoadedImage>) {
   const byVersion = new Map<string, Held>()
 
   const handle = (version: string, held: Held): ImageURL => {
@@ -36,6 +40,7 @@ export function createObjectUrls(load: (record: ImageRecord, context: unknown, o
     let released = false
     return {
       url: held.url,
+      variant: held.variant,
       release() {
         if (released) return
         released = true
@@ -55,11 +60,11 @@ export function createObjectUrls(load: (record: ImageRecord, context: unknown, o
       const version = `${record.id}\n${record.token}\n${ownProperties(options)?.width ?? ''}`
       const held = byVersion.get(version)
       if (held) return handle(version, held)
-      const blob = await load(record, context, options)
+      const { blob, variant } = await load(record, context, options)
       // Another caller may have made the URL while this one waited.
       const made = byVersion.get(version)
       if (made) return handle(version, made)
-      const created = { url: URL.createObjectURL(blob), users: 0 }
+      const created = { url: URL.createObjectURL(blob), variant: variant ?? null, users: 0 }
       alive++
       byVersion.set(version, created)
       return handle(version, created)

@@ -3,9 +3,9 @@ import path from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ImageRecord } from 'pixstore/types'
-import { startDemo, type Demo } from '../../demo/server.js'
+import { SAMPLE_SIZE, startDemo, type Demo } from '../../demo/server.js'
 import { samplePicture } from '../../demo/sample-images.js'
-import { fixture, sha256, tempDir } from '../helpers.js'
+import { decryptVariantPayload, fixture, sha256, tempDir } from '../helpers.js'
 import { browserTestsEnabled, launchChromium } from './chromium.js'
 
 interface Player {
@@ -41,6 +41,8 @@ describe.runIf(browserTestsEnabled())('the demo in Chromium', () => {
   const imageRequestUrls: string[] = []
   const imageRequestProofHeaders: (string | undefined)[] = []
   const originals = new Map<string, string>()
+  // What each card showed on first load: a variant's hash (or the original's).
+  const shown = new Map<string, string>()
 
   const players = async () => ((await (await fetch(`${demo.url}/api/players`)).json()) as { players: Player[] }).players
   const cardState = (p: Page, id: string) =>
@@ -50,6 +52,8 @@ describe.runIf(browserTestsEnabled())('the demo in Chromium', () => {
       token: card.dataset.token,
       source: card.querySelector<HTMLElement>('.source')!.dataset.source,
       sha256: card.dataset.sha256,
+      variant: card.dataset.variant,
+      box: card.querySelector('pixstore-image')!.getBoundingClientRect().width,
       width: card.querySelector('pixstore-image')!.shadowRoot!.querySelector('img')!.naturalWidth,
       height: card.querySelector('pixstore-image')!.shadowRoot!.querySelector('img')!.naturalHeight,
     }))
@@ -67,7 +71,7 @@ describe.runIf(browserTestsEnabled())('the demo in Chromium', () => {
 
   beforeAll(async () => {
     demo = await startDemo({ port: 0, dataDir: data.dir, log: false })
-    for (let i = 0; i < 12; i++) originals.set(`player-${i + 1}`, await sha256(samplePicture(i)))
+    for (let i = 0; i < 12; i++) originals.set(`player-${i + 1}`, await sha256(samplePicture(i, SAMPLE_SIZE)))
     browser = await launchChromium()
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
     page = await context.newPage()
@@ -94,18 +98,33 @@ describe.runIf(browserTestsEnabled())('the demo in Chromium', () => {
     }
   })
 
-  it('displays every image, decrypted byte for byte', async () => {
+  /** The hash of a variant as the image route serves it, decrypted here with the record's key. */
+  const variantHash = async (record: ImageRecord, name: string) => {
+    const headers = { 'x-pixstore-proof': record.statelessProof, 'x-pixstore-token': String(record.token), 'x-pixstore-variant': name }
+    const payload = new Uint8Array(await (await fetch(`${demo.url}/pixstore-image/${record.id}`, { headers })).arrayBuffer())
+    return sha256(decryptVariantPayload(payload, record.meta.key, name))
+  }
+
+  it('displays every image as the smallest variant that covers its box, decrypted byte for byte, and the original on a click', async () => {
     await open(page)
     const list = await players()
     expect(list).toHaveLength(12)
     for (const player of list) {
       const card = await cardState(page, player.id)
       expect(card.state).toBe('loaded')
-      expect(card.width).toBeGreaterThan(0)
-      expect(card.height).toBeGreaterThan(0)
-      expect(card.sha256).toBe(originals.get(player.id))
       expect(card.source).toBe('network')
+      // At a device pixel ratio of 1, a card about 260 px wide needs the 320-pixel variant; Chromium decodes AVIF.
+      const needed = Math.ceil(card.box)
+      const best = player.imageRecord.variants!.filter((v) => v.format === 'avif' && v.width >= needed).sort((a, b) => a.width - b.width)[0]!
+      expect(card.variant).toBe(`${best.width}.avif`)
+      expect([card.width, card.height]).toEqual([best.width, best.height])
+      expect(card.sha256).toBe(await variantHash(player.imageRecord, card.variant!))
+      shown.set(player.id, card.sha256!)
     }
+    await page.click('article[data-id="player-1"] .frame')
+    await expect.poll(() => page.locator('article[data-id="player-1"]').evaluate((card) => card.dataset.fullSha256)).toBe(originals.get('player-1'))
+    expect(await page.locator('#full img').evaluate((img) => (img as HTMLImageElement).naturalWidth)).toBe(SAMPLE_SIZE)
+    await page.click('#full button')
     fs.mkdirSync(screenshots, { recursive: true })
     await page.screenshot({ path: path.join(screenshots, 'demo-desktop.png'), fullPage: true })
   })
@@ -117,7 +136,7 @@ describe.runIf(browserTestsEnabled())('the demo in Chromium', () => {
     await page.waitForSelector('body[data-ready="true"]')
     for (const player of await players()) {
       const card = await cardState(page, player.id)
-      expect(card).toMatchObject({ state: 'loaded', source: 'cache', sha256: originals.get(player.id) })
+      expect(card).toMatchObject({ state: 'loaded', source: 'cache', sha256: shown.get(player.id) })
     }
     expect(demo.imageRequests()).toBe(serverBefore)
     expect(pageImageRequests).toBe(pageBefore)
@@ -135,7 +154,10 @@ describe.runIf(browserTestsEnabled())('the demo in Chromium', () => {
     await expect.poll(() => cardState(page, 'player-2').then((c) => c.sha256)).toBe(newHash)
     expect((await cardState(page, 'player-2')).state).toBe('loaded')
     expect(await blobHash(page, stale)).toEqual({ sha256: newHash })
+    // 96 pixels wide: no variant is made of it, and the card shows the original.
+    expect((await cardState(page, 'player-2')).variant).toBe('original')
     originals.set('player-2', newHash)
+    shown.set('player-2', newHash)
   })
 
   it('keeps no key in IndexedDB', async () => {
@@ -175,7 +197,9 @@ describe.runIf(browserTestsEnabled())('the demo in Chromium', () => {
     await expect.poll(() => cardState(page, 'player-3').then((c) => c.state)).toBe('error')
     expect((await cardState(page, 'player-3')).error).toBe('INVALID_PROOF')
     expect(await page.locator('article[data-id="player-3"] .error').isVisible()).toBe(true)
-    expect(await page.locator('article[data-id="player-3"] pixstore-image').isVisible()).toBe(false)
+    // The element keeps its box in the error state, tinted.
+    const element = page.locator('article[data-id="player-3"] pixstore-image')
+    expect(await element.evaluate((el) => [el.dataset.state, Math.round(el.getBoundingClientRect().height) > 100])).toEqual(['error', true])
   })
 
   it('keeps at most 5 entries, the most recently used, with a cache limit of 5', async () => {
@@ -217,6 +241,8 @@ describe.runIf(browserTestsEnabled())('the demo in Chromium', () => {
     const player = (await players()).find((p) => p.id === 'player-4')!
     await page.evaluate((p) => window.pixstoreDemo.show(p), player)
     expect(await page.evaluate((id) => window.pixstoreDemo.cachedImageExists(id), player.id)).toBe(true)
+    // The card's variant is cached under the id and the variant's name.
+    const key = `${player.id}#${(await cardState(page, player.id)).variant}`
     await page.evaluate(async (id) => {
       const db = await new Promise<IDBDatabase>((resolve) => {
         const req = indexedDB.open('pixstore')
@@ -236,25 +262,55 @@ describe.runIf(browserTestsEnabled())('the demo in Chromium', () => {
         tx.onerror = () => reject(tx.error)
       })
       db.close()
-    }, player.id)
+    }, key)
     const before = demo.imageRequests()
     await page.evaluate((p) => window.pixstoreDemo.show(p), player)
     const card = await cardState(page, player.id)
-    expect(card).toMatchObject({ state: 'loaded', source: 'network', sha256: originals.get(player.id) })
+    expect(card).toMatchObject({ state: 'loaded', source: 'network', sha256: shown.get(player.id) })
     expect(demo.imageRequests() - before).toBe(1)
     // Repaired: the next load is a cache hit again.
     await page.evaluate((p) => window.pixstoreDemo.show(p), player)
     expect(demo.imageRequests() - before).toBe(1)
   })
 
-  it('fits a phone-width window', async () => {
+  it('fits a phone-width window, loading variants for its device pixel ratio of 2', async () => {
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true })
     const small = await phone.newPage()
     await open(small)
     const overflow = await small.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
     expect(overflow).toBeLessThanOrEqual(0)
+    const card = await cardState(small, 'player-1')
+    // Two columns of about 160 CSS px: twice that in device pixels, so the 320-pixel variant, not the 160.
+    const record = (await players())[0]!.imageRecord
+    const best = record.variants!.filter((v) => v.format === 'avif' && v.width >= Math.ceil(card.box * 2)).sort((a, b) => a.width - b.width)[0]!
+    expect(best.width).toBeGreaterThan(card.box)
+    expect(card.variant).toBe(`${best.width}.avif`)
     await small.screenshot({ path: path.join(screenshots, 'demo-phone.png') })
     await phone.close()
+  })
+
+  it.each([
+    ['desktop, first visit', { viewport: { width: 1280, height: 900 } }],
+    ['phone at a device pixel ratio of 2', { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true }],
+  ])('shifts no layout while the grid loads (Cumulative Layout Shift 0), %s', async (_name, options) => {
+    const fresh = await browser.newContext(options)
+    const p = await fresh.newPage()
+    await p.addInitScript(() => {
+      const shifts: number[] = ((window as unknown as { __shifts: number[] }).__shifts = [])
+      new PerformanceObserver((list) => {
+        for (const entry of list.getEntries() as (PerformanceEntry & { value: number; hadRecentInput: boolean })[]) {
+          if (!entry.hadRecentInput) shifts.push(entry.value)
+        }
+      }).observe({ type: 'layout-shift', buffered: true })
+    })
+    await open(p)
+    // Every card's image has faded in; layout shifts are reported a frame later.
+    await p.waitForTimeout(500)
+    const shifts = await p.evaluate(() => (window as unknown as { __shifts: number[] }).__shifts)
+    const states = await p.locator('pixstore-image').evaluateAll((els) => els.map((el) => (el as HTMLElement).dataset.state))
+    expect(states.every((state) => state === 'loaded')).toBe(true)
+    expect(shifts.reduce((a, b) => a + b, 0)).toBe(0)
+    await fresh.close()
   })
 
   it('sends proofs to its own origin in headers, never in the URL (which access logs keep)', () => {

@@ -5,11 +5,16 @@ import {
   getImageRecordAsync,
   initPixstoreBackend,
   saveImage,
+  type BackfillReport,
+  type EndpointHelperOptions,
   type PixstoreBackend,
+  type SaveImageOptions,
   type ServedImage,
+  type UpdateImageOptions,
+  type VariantOptions,
 } from 'pixstore/backend'
 import { createPixstoreFrontend, getImage, getImageURL, initPixstoreFrontend, type ImageURL, type PixstoreFrontend } from 'pixstore/frontend'
-import type { ImageRecord } from 'pixstore/types'
+import type { FetchOptions, ImageFetcher, ImageFormat, ImageRecord, ImageVariant } from 'pixstore/types'
 
 // Checked by the type checker (`npm test` runs tsc over the tests): the declared types of
 // the main calls, in their instance and module forms.
@@ -31,7 +36,16 @@ describe('the public API types', () => {
     expectTypeOf<PixstoreFrontend['getCacheStats']>().returns.resolves.toEqualTypeOf<{ entries: number; bytes: number }>()
     expectTypeOf(getImage).returns.toEqualTypeOf<Promise<Blob | null>>()
     expectTypeOf(getImageURL).returns.toEqualTypeOf<Promise<ImageURL | null>>()
-    expectTypeOf<ImageURL>().toEqualTypeOf<{ readonly url: string; release(): void }>()
+    expectTypeOf<ImageURL>().toEqualTypeOf<{ readonly url: string; readonly variant: ImageVariant | null; release(): void }>()
+    expectTypeOf<ImageVariant>().toEqualTypeOf<{ width: number; height: number; format: ImageFormat; bytes: number }>()
+    expectTypeOf<ImageRecord['variants']>().toEqualTypeOf<ImageVariant[] | undefined>()
+    expectTypeOf<ImageRecord['placeholder']>().toEqualTypeOf<string | undefined>()
+    expectTypeOf<NonNullable<Parameters<PixstoreFrontend['getImage']>[2]>['width']>().toEqualTypeOf<number | undefined>()
+    expectTypeOf<Parameters<ImageFetcher>[3]>().toEqualTypeOf<FetchOptions | undefined>()
+    expectTypeOf<NonNullable<Parameters<PixstoreBackend['updateImage']>[2]>>().toEqualTypeOf<UpdateImageOptions>()
+    expectTypeOf<NonNullable<SaveImageOptions['variants']>>().toEqualTypeOf<VariantOptions | false>()
+    expectTypeOf<PixstoreBackend['backfillVariants']>().returns.toEqualTypeOf<Promise<BackfillReport>>()
+    expectTypeOf<NonNullable<Parameters<PixstoreBackend['customEndpointHelper']>[3]>>().toEqualTypeOf<EndpointHelperOptions>()
   })
 
   it('takes the error options only where a default instance is configured', () => {
