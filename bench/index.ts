@@ -2,7 +2,7 @@ import os from 'node:os'
 import { runBackendBench } from './backend.js'
 import { markdown } from './lib/report.js'
 
-// `npm run bench` runs every section; `npm run bench -- backend http scale redirect records browser` picks some,
+// `npm run bench` runs every section; `npm run bench -- backend http scale redirect records browser responsive` picks some,
 // and `--quick` shortens every run (for trying the bench, not for figures to quote).
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
@@ -31,5 +31,9 @@ if (wants('records')) {
 if (wants('browser')) {
   const { runBrowserBench } = await import('./browser.js')
   await runBrowserBench({ quick })
+}
+if (wants('responsive')) {
+  const { runResponsiveBench } = await import('./responsive.js')
+  await runResponsiveBench({ quick })
 }
 console.log('\n' + markdown())

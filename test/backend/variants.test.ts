@@ -131,6 +131,63 @@ describe('variants made at save time', () => {
     expect(listFiles(path.join(data.dir, 'images'))).toHaveLength(0)
   })
 
+  it('keeps every variant readable through a master key rotation, which rewraps without touching them', async () => {
+    const key = (id: string) => `${id}:${Buffer.alloc(32, id.length).toString('base64')}`
+    const first = open({ variants: { widths: [100] }, masterKeys: [key('old')], inlineImageMaxBytes: 0 })
+    const record = await first.saveImage(await photo(400, 300), { id: 'p' })
+    await first.close()
+    backend = createPixstoreBackend({ dataDir: data.dir, defaultEndpointEnabled: false, masterKeys: [key('new2'), key('old')] })
+    const before = listFiles(path.join(data.dir, 'images')).sort()
+    expect(await backend.rotateMasterKey()).toMatchObject({ currentKeyId: 'new2', rewrapped: 1, stillInUse: [] })
+    expect(listFiles(path.join(data.dir, 'images')).sort()).toEqual(before)
+    const rotated = backend.getImageRecord('p')!
+    expect(rotated.meta.key).toBe(record.meta.key)
+    expect((await sharp(await variantBytes(backend, rotated, '100.webp')).metadata()).width).toBe(100)
+    expect((await backend.verify()).failures).toEqual([])
+  })
+
+  it('backfills without a new version, and leaves nothing behind when a writer replaces the image meanwhile', async () => {
+    data = tempDir()
+    const blobs = createFilesystemBlobStore({ dir: path.join(data.dir, 'blobs') })
+    let racing: (() => Promise<unknown>) | undefined
+    // A blob store whose next write, once armed, lets a writer update an image first.
+    const store = createPixstoreBackend({
+      defaultEndpointEnabled: false,
+      statelessProofSecret: 'y'.repeat(32),
+      masterKeys: `k1:${Buffer.alloc(32, 9).toString('base64')}`,
+      inlineImageMaxBytes: 0,
+      metadataStore: createSqliteMetadataStore({ file: path.join(data.dir, 'meta.sqlite') }),
+      blobStore: {
+        ...blobs,
+        async write(key, bytes) {
+          const race = racing
+          racing = undefined
+          await race?.()
+          return blobs.write(key, bytes)
+        },
+      },
+    })
+    backend = store
+    const kept = await store.saveImage(await photo(400, 300), { id: 'a-kept' })
+    await store.saveImage(await photo(400, 300), { id: 'b-raced' })
+    const replacement = await photo(300, 200)
+    // "a-kept" comes first in id order and is left alone; "b-raced" is updated while its variants are written.
+    const report = await store.backfillVariants({
+      variants: { widths: [100, 200] },
+      onProgress: (done) => {
+        if (done === 1) racing = () => store.updateImage('b-raced', replacement, { variants: false })
+      },
+    })
+    expect(report).toEqual({ checked: 2, made: 1, alreadyDone: 0, changedMeanwhile: 1, failed: [] })
+    const after = store.getImageRecord('a-kept')!
+    expect(after.token).toBe(kept.token)
+    expect(after.variants!.map((v) => `${v.width}.${v.format}`)).toEqual(['100.webp', '200.webp'])
+    expect(store.getImageRecord('b-raced')!.variants).toBeUndefined()
+    // a-kept: its image and 2 variants; b-raced: its new image only (the raced variants were removed).
+    expect(listFiles(path.join(data.dir, 'blobs'))).toHaveLength(4)
+    expect((await store.verify()).failures).toEqual([])
+  })
+
   it('makes and serves variants on stores given as options', async () => {
     data = tempDir()
     backend = createPixstoreBackend({
