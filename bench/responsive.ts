@@ -40,7 +40,7 @@ async function photo(seed: number): Promise<Buffer> {
   const grain = await noise(width, height, 20)
   return sharp(gradient)
     .composite([blotches, texture, grain].map((input) => ({ input, blend: 'overlay' as const })))
-    .jpeg({ quality: 94 })
+    .jpeg({ quality: 96 })
     .toBuffer()
 }
 

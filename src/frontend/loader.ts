@@ -111,31 +111,30 @@ export function createLoader(config: ResolvedFrontendConfig, fetcher: ImageFetch
     return { blob, variant: undefined }
   }
 
-  // The cached entry `key` of this version, decrypted; a tampered or corrupt one is dropped
-  // (and fetched once from the server).
-  async function fromCache(record: ImageRecord, key: string, decrypt: (ciphertext: Uint8Array) => Promise<Blob>): Promise<Blob | undefined> {
-    const cached = await cache.safely((store) => store.get(key))
-    if (!cached || cached.token !== record.token) return undefined
-    try {
-      return await decrypt(cached.ciphertext)
-    } catch {
-      await cache.safely((store) => store.delete(key))
-      return undefined
+  // The first of `candidates` cached for this version, decrypted, read in one go; a tampered
+  // or corrupt entry is dropped (and the next candidate, else the server, answers).
+  async function fromCache(record: ImageRecord, candidates: { key: string; decrypt: (ciphertext: Uint8Array) => Promise<Blob>; variant?: ImageVariant }[]) {
+    const found = await cache.safely((store) => store.getMany(candidates.map((c) => c.key)))
+    for (const [i, cached] of (found ?? []).entries()) {
+      if (!cached || cached.token !== record.token) continue
+      const candidate = candidates[i]!
+      try {
+        return { blob: await candidate.decrypt(cached.ciphertext), variant: candidate.variant }
+      } catch {
+        await cache.safely((store) => store.delete(candidate.key))
+      }
     }
+    return undefined
   }
 
   async function load(record: ImageRecord, meta: DecryptionMeta, context: unknown, pending: PendingLoad, variant?: ImageVariant): Promise<LoadedImage> {
-    const original = (ciphertext: Uint8Array) => decryptToBlob(ciphertext, meta, config.formats)
-    if (variant) {
-      // The variant, else a wider one of the same version already cached, else the original if cached.
-      const decodable = await preferredFormats()
-      for (const candidate of [variant, ...widerVariants(record, variant, decodable)]) {
-        const blob = await fromCache(record, variantCacheKey(record.id, candidate), (c) => decryptVariantToBlob(c, meta.key, candidate))
-        if (blob) return { blob, variant: candidate }
-      }
-    }
-    const cached = await fromCache(record, record.id, original)
-    return cached ? { blob: cached, variant: undefined } : fetchAndDecrypt(record, meta, context, pending, variant)
+    // The variant, else a wider one of the same version already cached, else the original if cached.
+    const variants = variant ? [variant, ...widerVariants(record, variant, await preferredFormats())] : []
+    const cached = await fromCache(record, [
+      ...variants.map((v) => ({ key: variantCacheKey(record.id, v), decrypt: (c: Uint8Array) => decryptVariantToBlob(c, meta.key, v), variant: v })),
+      { key: record.id, decrypt: (c: Uint8Array) => decryptToBlob(c, meta, config.formats) },
+    ])
+    return cached ?? fetchAndDecrypt(record, meta, context, pending, variant)
   }
 
   // The formats to pick variants in, best first: the configured ones, else what the browser decodes.

@@ -26,6 +26,8 @@ export interface CacheLimits {
 export interface ImageCache {
   /** The cached version of `id`, marked as just used; `undefined` if none. */
   get(id: string): Promise<CachedImage | undefined>
+  /** The cached entries of several keys at once (one read), in their order; each found one is marked as just used. */
+  getMany(ids: readonly string[]): Promise<(CachedImage | undefined)[]>
   /**
    * Stores a version of `id` (replacing any other). Eviction to the limits may follow
    * after the promise resolves; `idle` waits for it.
@@ -71,14 +73,16 @@ export function createMemoryCache(limits: CacheLimits): ImageCache {
     entries.delete(id)
     return true
   }
+  const get = async (id: string) => {
+    const entry = entries.get(id)
+    if (!entry) return undefined
+    entries.delete(id)
+    entries.set(id, entry)
+    return entry
+  }
   return {
-    async get(id) {
-      const entry = entries.get(id)
-      if (!entry) return undefined
-      entries.delete(id)
-      entries.set(id, entry)
-      return entry
-    },
+    get,
+    getMany: (ids) => Promise.all(ids.map(get)),
     async put(id, image) {
       remove(id)
       if (limits.maxEntries === 0 || image.ciphertext.byteLength > limits.maxBytes) return

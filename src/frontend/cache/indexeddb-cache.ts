@@ -142,17 +142,26 @@ export async function openIndexedDbCache(name: string, limits: CacheLimits): Pro
     await done
   }
 
+  const used = (id: string, row: BlobRow | undefined): CachedImage | undefined => {
+    if (!row) return undefined
+    touched.set(id, nextUseTime())
+    touchTimer ??= setTimeout(() => {
+      touchTimer = undefined
+      inBackground(flushTouches)
+    }, 1000)
+    return { token: row.token, ciphertext: new Uint8Array(row.data) }
+  }
+
   return {
     async get(id) {
       const tx = await transaction([BLOBS], 'readonly')
-      const row = (await request(tx.objectStore(BLOBS).get(id))) as BlobRow | undefined
-      if (!row) return undefined
-      touched.set(id, nextUseTime())
-      touchTimer ??= setTimeout(() => {
-        touchTimer = undefined
-        inBackground(flushTouches)
-      }, 1000)
-      return { token: row.token, ciphertext: new Uint8Array(row.data) }
+      return used(id, (await request(tx.objectStore(BLOBS).get(id))) as BlobRow | undefined)
+    },
+    async getMany(ids) {
+      const tx = await transaction([BLOBS], 'readonly')
+      const store = tx.objectStore(BLOBS)
+      const rows = await Promise.all(ids.map((id) => request(store.get(id)) as Promise<BlobRow | undefined>))
+      return rows.map((row, i) => used(ids[i]!, row))
     },
     async put(id, image) {
       try {
