@@ -41,6 +41,13 @@ window.loadAll = async (routeOrigin, records, dbName) => {
   await frontend.close()
   return hashes
 }
+window.loadWidth = async (routeOrigin, record, width, dbName) => {
+  const frontend = createPixstoreFrontend({ defaultEndpointConnectHost: routeOrigin, indexedDbName: dbName })
+  const blob = await frontend.getImage(record, undefined, { width })
+  const bitmap = await createImageBitmap(blob)
+  await frontend.close()
+  return { type: blob.type, width: bitmap.width }
+}
 `
 
 describe.runIf(browserTestsEnabled())('redirect delivery from S3 (s3rver, bucket CORS as documented) in Chromium', () => {
@@ -145,6 +152,19 @@ describe.runIf(browserTestsEnabled())('redirect delivery from S3 (s3rver, bucket
     const seen = await run('', 'same')
     expect(seen.route).toEqual({ 200: 1, 302: 5 })
     expect(seen.s3).toEqual({ GET: 5 + 1 }) // the route's own read of the first image, then the browser's five
+  })
+
+  it('a variant comes from the bucket too: one redirect, one GET, no image byte from Node', async () => {
+    const record = await backend.saveImage(samplePicture(7, 120), { id: 'with-variants', variants: { widths: [32], formats: ['webp'] } })
+    for (const key of Object.keys(counts.s3)) delete counts.s3[key]
+    for (const key of Object.keys(counts.route)) delete counts.route[Number(key)]
+    counts.routeBodyBytes = 0
+    const shown = await page.evaluate(
+      ([origin, r]) => (window as unknown as { loadWidth(o: string, r: ImageRecord, w: number, n: string): Promise<unknown> }).loadWidth(origin, r, 30, 'variant'),
+      [apiOrigin, record] as const,
+    )
+    expect(shown).toEqual({ type: 'image/webp', width: 32 })
+    expect(counts).toEqual({ s3: { GET: 1 }, route: { 302: 1 }, routeBodyBytes: 0 })
   })
 
   it('a record of an older version gets the new image inline (Updated), and a warm load asks nothing', async () => {
