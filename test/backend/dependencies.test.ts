@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { tempDir } from '../helpers.js'
+import { fixture, tempDir } from '../helpers.js'
 import { assertInstalled } from '../../src/backend/stores/optional-dependency.js'
 
 vi.mock('better-sqlite3', () => ({
@@ -36,7 +36,7 @@ describe('missing dependencies are reported at start-up, saying how to fix them'
   })
 })
 
-describe('the built package where pg and @aws-sdk/client-s3 are not installed', () => {
+describe('the built package where pg, @aws-sdk/client-s3 and sharp are not installed', () => {
   it('fails initPixstoreBackend with MISSING_DEPENDENCY for each, and closes without throwing', () => {
     const app = tempDir('pixstore-app-')
     try {
@@ -48,6 +48,7 @@ describe('the built package where pg and @aws-sdk/client-s3 are not installed', 
       // As an install without optional peers: the package's dependencies only.
       const manifest = JSON.parse(fs.readFileSync('package.json', 'utf8')) as { dependencies: Record<string, string> }
       for (const name of Object.keys(manifest.dependencies)) fs.symlinkSync(path.resolve('node_modules', name), path.join(modules, name))
+      const fixtureBytes = fixture('sample.png')
       const script = `
         import { closePixstoreBackend, createPostgresMetadataStore, createS3BlobStore, initPixstoreBackend } from 'pixstore/backend'
         const codes = []
@@ -60,11 +61,24 @@ describe('the built package where pg and @aws-sdk/client-s3 are not installed', 
           }
           await closePixstoreBackend()
         }
+        // Variants need sharp; without variants the embedded default starts and saves as ever.
+        for (const variants of [{ widths: [160] }, undefined]) {
+          try {
+            const { backend } = initPixstoreBackend({ dataDir: 'data', variants, defaultEndpointEnabled: false })
+            await backend.saveImage(Uint8Array.from(${JSON.stringify([...fixtureBytes])}))
+            codes.push('started and saved')
+          } catch (error) {
+            codes.push(error.code + ': ' + error.message)
+          }
+          await closePixstoreBackend()
+        }
         console.log(JSON.stringify(codes))`
       const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: app.dir, encoding: 'utf8' })
       expect(JSON.parse(out)).toEqual([
         'MISSING_DEPENDENCY: The PostgreSQL metadata store needs the "pg" package: npm install pg',
         'MISSING_DEPENDENCY: The S3 blob store needs the "@aws-sdk/client-s3" package: npm install @aws-sdk/client-s3',
+        'MISSING_DEPENDENCY: The option "variants" (image variants) needs the "sharp" package: npm install sharp',
+        'started and saved',
       ])
     } finally {
       app.remove()

@@ -7,7 +7,7 @@ import { variantName, type ImageVariant } from '../../shared/variants.js'
 import { assertInstalled, loadOptional } from '../stores/optional-dependency.js'
 import type { ResolvedVariants, VariantFormat } from './options.js'
 
-const PURPOSE = 'Image variants (option "variants")'
+const PURPOSE = 'The option "variants" (image variants)'
 
 /** Checks, at start-up, that sharp is installed when variants are configured. @throws PixstoreError `MISSING_DEPENDENCY` */
 export const assertSharpInstalled = (): void => assertInstalled('sharp', PURPOSE)
