@@ -88,6 +88,8 @@ function createElementClass(): CustomElementConstructor {
     #resize: ResizeObserver | undefined
     /** The widest box width (CSS px) an image was loaded for, this record. */
     #loadedWidth = 0
+    /** A record with variants waiting for the element to have a width (it is hidden). */
+    #waiting: ImageRecord | undefined
     #generation = 0
 
     get record(): ImageRecord | null {
@@ -158,6 +160,11 @@ function createElementClass(): CustomElementConstructor {
 
     // The box grew past what the image was loaded for: load the variant that covers it.
     #grown(): void {
+      const waiting = this.#waiting
+      if (waiting && this.getBoundingClientRect().width > 0) {
+        this.#waiting = undefined
+        return void this.#load(waiting)
+      }
       const record = this.#record
       if (!record?.variants?.length || this.#loadedWidth === 0 || this.dataset.state === 'error') return
       const width = this.getBoundingClientRect().width
@@ -175,6 +182,7 @@ function createElementClass(): CustomElementConstructor {
     #stop(): void {
       this.#generation++
       this.#loadedWidth = 0
+      this.#waiting = undefined
       this.#cancelLazy?.()
       this.#cancelLazy = undefined
       this.#loading?.abort()
@@ -207,6 +215,11 @@ function createElementClass(): CustomElementConstructor {
       const generation = this.#generation
       const loading = (this.#loading = new AbortController())
       const box = record.variants?.length ? this.getBoundingClientRect().width : 0
+      // Hidden (no width yet): nothing tells which variant it needs, so it waits to be shown.
+      if (record.variants?.length && box === 0 && this.#resize && !upgrade) {
+        this.#waiting = record
+        return
+      }
       if (box > 0) this.#loadedWidth = Math.max(this.#loadedWidth, box)
       let image: ImageURL
       try {

@@ -130,6 +130,16 @@ describe.runIf(browserTestsEnabled())('responsive images in Chromium', () => {
     await page.context().close()
   })
 
+  it('a hidden element waits until it is shown to load the variant it then needs', async () => {
+    const page = await open()
+    await page.evaluate((r) => window.page.mount(r, { 'data-id': 'hidden' }, 'display: none; width: 300px'), photoRecord)
+    await page.waitForTimeout(300)
+    expect(await element(page, 'hidden')).toMatchObject({ state: 'loading', natural: 0 })
+    await page.locator('pixstore-image[data-id="hidden"]').evaluate((el) => ((el as HTMLElement).style.display = 'inline-block'))
+    await expect.poll(() => element(page, 'hidden').then((e) => e.variant)).toBe('320.avif')
+    await page.context().close()
+  })
+
   it('the hook takes a width, gives the placeholder and shape before the image, and moves up only', async () => {
     const page = await open()
     hold()
