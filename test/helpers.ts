@@ -5,6 +5,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import sharp from 'sharp'
 import type { PixstoreBackend } from 'pixstore/backend'
+import type { ImageRecord } from 'pixstore/types'
 
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url))
 
@@ -105,12 +106,16 @@ export async function saveOutcome(backend: Pick<PixstoreBackend, 'saveImage'>, b
 }
 
 /**
- * Decrypts an encoded Variant payload (`[7][ciphertext][tag]`) as a client would: the key
- * and IV are HKDF-SHA-256 of the record's data key, info `pixstore variant <name>`.
+ * Decrypts an encoded Variant payload (`[7][ciphertext][tag]`) of variant `name` of `record` as
+ * a client would: the key and IV are HKDF-SHA-256 of the record's data key, with the variant's
+ * salt and the info `pixstore variant <name>`.
  */
-export function decryptVariantPayload(payload: Uint8Array, dataKeyBase64: string, name: string): Buffer {
+export function decryptVariantPayload(payload: Uint8Array, record: ImageRecord, name: string): Buffer {
   if (payload[0] !== 7) throw new Error(`expected a Variant payload, got state ${payload[0]}`)
-  const material = Buffer.from(hkdfSync('sha256', Buffer.from(dataKeyBase64, 'base64'), Buffer.alloc(0), `pixstore variant ${name}`, 44))
+  const variant = record.variants?.find((v) => `${v.width}.${v.format}` === name)
+  if (!variant) throw new Error(`the record has no variant ${name}`)
+  const salt = Buffer.from(variant.salt, 'base64')
+  const material = Buffer.from(hkdfSync('sha256', Buffer.from(record.meta.key, 'base64'), salt, `pixstore variant ${name}`, 44))
   const decipher = createDecipheriv('aes-256-gcm', material.subarray(0, 32), material.subarray(32))
   decipher.setAuthTag(payload.subarray(payload.length - 16))
   return Buffer.concat([decipher.update(payload.subarray(1, payload.length - 16)), decipher.final()])

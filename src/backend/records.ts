@@ -48,7 +48,13 @@ export function createRecords(metadata: MetadataStore, keys: InstanceKeys) {
     const known = unwrapped.get(cacheKey)
     if (known) return known
     const key = keys.unwrap(image.keyId, image.wrappedKey, dataKeyContext(image.id, image.blobKey))
-    const placeholder = image.placeholder === undefined ? undefined : openPlaceholder(key, image.placeholder)
+    // A placeholder that does not open (written for another version) is left out: the record still serves.
+    let placeholder: string | undefined
+    try {
+      placeholder = image.placeholder === undefined ? undefined : openPlaceholder(key, image.placeholder)
+    } catch {
+      placeholder = undefined
+    }
     return unwrapped.set(cacheKey, { key, base64: key.toString('base64'), placeholder })
   }
 

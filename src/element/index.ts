@@ -83,6 +83,8 @@ function createElementClass(): CustomElementConstructor {
     #refresh: RefreshRecord | undefined
     #img: HTMLImageElement | undefined
     #image: ImageURL | undefined
+    /** URLs replaced by a larger variant, released once it shows (or the element stops). */
+    #replaced: ImageURL[] = []
     #loading: AbortController | undefined
     #cancelLazy: (() => void) | undefined
     #resize: ResizeObserver | undefined
@@ -168,7 +170,17 @@ function createElementClass(): CustomElementConstructor {
       const record = this.#record
       if (!record?.variants?.length || this.#loadedWidth === 0 || this.dataset.state === 'error') return
       const width = this.getBoundingClientRect().width
-      if (width > this.#loadedWidth) void this.#load(record, true)
+      if (width <= this.#loadedWidth) return
+      // What is shown covers the larger box already (the original always does): nothing to load.
+      const shown = this.#image?.variant
+      const ratio = typeof devicePixelRatio === 'number' && devicePixelRatio > 0 ? devicePixelRatio : 1
+      if (this.#image && (shown === null || (shown && shown.width >= Math.ceil(width * ratio)))) return
+      void this.#load(record, true)
+    }
+
+    // Releases every URL a larger variant replaced.
+    #releaseReplaced(): void {
+      for (const image of this.#replaced.splice(0)) image.release()
     }
 
     #copy(name: string): void {
@@ -189,6 +201,7 @@ function createElementClass(): CustomElementConstructor {
       this.#loading = undefined
       this.#image?.release()
       this.#image = undefined
+      this.#releaseReplaced()
       if (this.#img) this.#img.removeAttribute('src')
     }
 
@@ -229,23 +242,28 @@ function createElementClass(): CustomElementConstructor {
           ...(box > 0 ? { width: box } : {}),
         })
       } catch (error) {
-        if (generation === this.#generation && !upgrade) this.#fail(isPixstoreError(error) ? error.code : toPixstoreError(error).code)
+        // A failed upgrade keeps what is shown; with nothing shown yet, it is the element's error.
+        if (generation === this.#generation && (!upgrade || !this.#image)) this.#fail(isPixstoreError(error) ? error.code : toPixstoreError(error).code)
         return
       }
       // Replaced or disconnected meanwhile: this URL is not needed any more.
       if (generation !== this.#generation) return image.release()
-      const shown = this.#image
+      if (this.#image) this.#replaced.push(this.#image)
       this.#image = image
       const img = this.#img!
       img.onload = () => {
         if (generation !== this.#generation) return
-        shown?.release()
+        this.#releaseReplaced()
         const first = this.dataset.state !== 'loaded'
         this.dataset.variant = image.variant ? variantName(image.variant) : 'original'
         this.dataset.state = 'loaded'
         if (first) this.dispatchEvent(new Event('load'))
       }
-      img.onerror = () => generation === this.#generation && this.#fail('INVALID_IMAGE')
+      img.onerror = () => {
+        if (generation !== this.#generation) return
+        this.#releaseReplaced()
+        this.#fail('INVALID_IMAGE')
+      }
       img.src = image.url
     }
 

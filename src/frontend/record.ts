@@ -3,7 +3,7 @@ import { PixstoreError } from '../shared/errors.js'
 import { MAX_ID_LENGTH, isValidId } from '../shared/ids.js'
 import { ownProperties } from '../shared/options.js'
 import { IV_LENGTH, KEY_LENGTH, TAG_LENGTH } from '../shared/wire.js'
-import { parseVariantName, type ImageVariant } from '../shared/variants.js'
+import { VARIANT_SALT_LENGTH, parseVariantName, type ImageVariant } from '../shared/variants.js'
 import type { ImageRecord } from '../types/index.js'
 import type { DecryptionMeta } from './decrypt.js'
 
@@ -42,5 +42,11 @@ const isSize = (value: unknown) => typeof value === 'number' && Number.isSafeInt
 function isVariant(value: unknown): boolean {
   if (typeof value !== 'object' || value === null) return false
   const v = ownProperties(value as ImageVariant)
-  return isSize(v.width) && isSize(v.height) && isSize(v.bytes) && parseVariantName(`${v.width}.${v.format}`) !== undefined
+  return (
+    isSize(v.width) &&
+    isSize(v.height) &&
+    isSize(v.bytes) &&
+    parseVariantName(`${v.width}.${v.format}`) !== undefined &&
+    fromBase64(String(v.salt))?.length === VARIANT_SALT_LENGTH
+  )
 }

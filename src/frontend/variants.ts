@@ -74,7 +74,7 @@ const failed = (cause?: unknown) => new PixstoreError('DECRYPT_FAILED', 'The ima
 
 /**
  * Decrypts a variant's ciphertext (tag appended) with the key and IV derived from the
- * version's data key, and returns it as a `Blob` of the variant's format.
+ * version's data key and the variant's salt, and returns it as a `Blob` of the variant's format.
  *
  * @throws PixstoreError `DECRYPT_FAILED`
  */
@@ -83,7 +83,8 @@ export async function decryptVariantToBlob(sealed: Uint8Array, dataKey: Uint8Arr
   try {
     const base = await crypto.subtle.importKey('raw', dataKey as Uint8Array<ArrayBuffer>, 'HKDF', false, ['deriveBits'])
     const info = new TextEncoder().encode(variantKeyInfo(variant))
-    const material = new Uint8Array(await crypto.subtle.deriveBits({ name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(0), info }, base, DERIVED_LENGTH * 8))
+    const salt = fromBase64(variant.salt) as Uint8Array<ArrayBuffer>
+    const material = new Uint8Array(await crypto.subtle.deriveBits({ name: 'HKDF', hash: 'SHA-256', salt, info }, base, DERIVED_LENGTH * 8))
     const key = await crypto.subtle.importKey('raw', material.subarray(0, KEY_LENGTH), 'AES-GCM', false, ['decrypt'])
     plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: material.subarray(KEY_LENGTH), tagLength: 128 }, key, sealed as Uint8Array<ArrayBuffer>)
   } catch (cause) {

@@ -13,6 +13,11 @@ export interface ImageVariant {
   format: ImageFormat
   /** Size of the variant's image (not encrypted), in bytes. */
   bytes: number
+  /**
+   * 12 random bytes, standard base64, new for every variant made: the HKDF salt of its key and
+   * IV, so that no key and IV ever encrypt two plaintexts (even a variant made again).
+   */
+  salt: string
 }
 
 /**
@@ -34,11 +39,14 @@ export function parseVariantName(name: unknown): { width: number; format: ImageF
 export const DERIVED_LENGTH = KEY_LENGTH + IV_LENGTH
 
 /**
- * The HKDF-SHA-256 `info` (UTF-8) of a variant's key and IV, derived from its version's data key
- * with an empty salt. Every version has a fresh random data key and each variant its own
- * `info`, so each derived key encrypts exactly one plaintext: a fixed IV per key is safe.
+ * The HKDF-SHA-256 `info` (UTF-8) of a variant's key and IV, derived from its version's data
+ * key with the variant's random `salt`. Every variant made gets a new salt, so each derived key
+ * and IV encrypt exactly one plaintext.
  */
 export const variantKeyInfo = (variant: { width: number; format: string }): string => `pixstore variant ${variantName(variant)}`
 
-/** The HKDF-SHA-256 `info` of the key and IV that seal a version's placeholder at rest. */
+/** Bytes of a variant's random salt. */
+export const VARIANT_SALT_LENGTH = 12
+
+/** The HKDF-SHA-256 `info` of the key and IV that seal a version's placeholder at rest (with a random salt stored beside it). */
 export const PLACEHOLDER_KEY_INFO = 'pixstore placeholder'

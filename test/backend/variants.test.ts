@@ -1,4 +1,5 @@
 import path from 'node:path'
+import Database from 'better-sqlite3'
 import sharp from 'sharp'
 import { thumbHashToApproximateAspectRatio } from 'thumbhash'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -21,7 +22,7 @@ describe('variants made at save time', () => {
     return backend
   }
   const variantBytes = async (store: PixstoreBackend, record: ImageRecord, name: string) =>
-    decryptVariantPayload(await store.customEndpointHelper(record.id, record.token, record.statelessProof, { variant: name }), record.meta.key, name)
+    decryptVariantPayload(await store.customEndpointHelper(record.id, record.token, record.statelessProof, { variant: name }), record, name)
 
   it('makes every width below the image\'s own in every format, each decrypting to that size and format', async () => {
     const store = open({ variants: { widths: [160, 320, 640, 1280, 2000], formats: ['avif', 'webp', 'original'] } })
@@ -111,7 +112,7 @@ describe('variants made at save time', () => {
     const plain = await store.saveImage(await photo(400, 300), { id: 'plain' })
     expect(plain.variants).toBeUndefined()
     const made = await store.saveImage(await photo(400, 300), { id: 'made', variants: { widths: [100] } })
-    expect(made.variants).toEqual([{ width: 100, height: 75, format: 'webp', bytes: expect.any(Number) }])
+    expect(made.variants).toEqual([{ width: 100, height: 75, format: 'webp', bytes: expect.any(Number), salt: expect.stringMatching(/^[A-Za-z0-9+/]{16}$/) }])
     await expect(store.saveImage(await photo(400, 300), { variants: { widths: [8] } })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
     await expect(store.saveImage(await photo(400, 300), { variants: { widths: [100], formats: ['gif'] as never } })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
     await expect(store.updateImage('made', await photo(400, 300), { varients: false } as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
@@ -186,6 +187,73 @@ describe('variants made at save time', () => {
     // a-kept: its image and 2 variants; b-raced: its new image only (the raced variants were removed).
     expect(listFiles(path.join(data.dir, 'blobs'))).toHaveLength(4)
     expect((await store.verify()).failures).toEqual([])
+  })
+
+  it('never writes a variant made again over one made before (new salt, new key, new file), and keeps what a commit that reported a failure named', async () => {
+    data = tempDir()
+    const blobs = createFilesystemBlobStore({ dir: path.join(data.dir, 'blobs') })
+    const metadata = createSqliteMetadataStore({ file: path.join(data.dir, 'meta.sqlite') })
+    const written: string[] = []
+    let failWrites = 0
+    let failAfterCommit = false
+    const store = createPixstoreBackend({
+      defaultEndpointEnabled: false,
+      statelessProofSecret: 'z'.repeat(32),
+      masterKeys: `k1:${Buffer.alloc(32, 5).toString('base64')}`,
+      inlineImageMaxBytes: 0,
+      // setVariants that takes effect and then reports a failure, as a dropped connection would.
+      metadataStore: {
+        ...metadata,
+        async setVariants(...args) {
+          const done = await metadata.setVariants!(...args)
+          if (failAfterCommit) throw new Error('connection lost after the commit')
+          return done
+        },
+      },
+      blobStore: {
+        ...blobs,
+        async write(key, bytes) {
+          written.push(key)
+          if (failWrites > 0 && --failWrites === 0) throw new Error('disk full')
+          return blobs.write(key, bytes)
+        },
+      },
+    })
+    backend = store
+    await store.saveImage(await photo(400, 300), { id: 'p' })
+    written.length = 0
+    // First run: the second variant's write fails; the first one's file is removed.
+    failWrites = 2
+    expect((await store.backfillVariants({ variants: { widths: [100, 200] } })).failed).toHaveLength(1)
+    const firstRun = [...written]
+    expect(listFiles(path.join(data.dir, 'blobs'))).toHaveLength(1)
+    // Second run: its commit reports a failure after taking effect; the files it named stay.
+    written.length = 0
+    failAfterCommit = true
+    expect((await store.backfillVariants({ variants: { widths: [100, 200] } })).failed).toHaveLength(1)
+    failAfterCommit = false
+    expect(written.filter((key) => firstRun.includes(key))).toEqual([])
+    const record = store.getImageRecord('p')!
+    expect(record.variants!.map((v) => v.width)).toEqual([100, 200])
+    expect(new Set(record.variants!.map((v) => v.salt)).size).toBe(2)
+    expect((await sharp(await variantBytes(store, record, '200.webp')).metadata()).width).toBe(200)
+    expect((await store.verify()).failures).toEqual([])
+  })
+
+  it('ignores a variants column written for another version (an older process updating the row), and still serves the record', async () => {
+    const store = open({ variants: { widths: [100] } })
+    await store.saveImage(await photo(400, 300), { id: 'p', variants: false })
+    const db = new Database(path.join(data.dir, 'pixstore.sqlite'))
+    const columns = 'token, key_id, wrapped_key, iv, tag, blob_key, format, bytes, width, height, updated_at'
+    const plain = db.prepare(`SELECT ${columns} FROM pixstore_images WHERE id = 'p'`).get() as Record<string, unknown>
+    await store.updateImage('p', await photo(400, 300))
+    expect(store.getImageRecord('p')!.variants).toHaveLength(1)
+    // What a Pixstore of schema 2 does on update: a whole new version written, the variants column untouched.
+    db.prepare(`UPDATE pixstore_images SET ${columns.split(', ').map((c) => `${c} = @${c}`).join(', ')} WHERE id = 'p'`).run(plain)
+    db.close()
+    const record = store.getImageRecord('p')!
+    expect(record.variants).toBeUndefined()
+    expect(record.placeholder).toBeUndefined()
   })
 
   it('makes and serves variants on stores given as options', async () => {

@@ -102,7 +102,7 @@ describe.runIf(browserTestsEnabled())('the demo in Chromium', () => {
   const variantHash = async (record: ImageRecord, name: string) => {
     const headers = { 'x-pixstore-proof': record.statelessProof, 'x-pixstore-token': String(record.token), 'x-pixstore-variant': name }
     const payload = new Uint8Array(await (await fetch(`${demo.url}/pixstore-image/${record.id}`, { headers })).arrayBuffer())
-    return sha256(decryptVariantPayload(payload, record.meta.key, name))
+    return sha256(decryptVariantPayload(payload, record, name))
   }
 
   it('displays every image as the smallest variant that covers its box, decrypted byte for byte, and the original on a click', async () => {

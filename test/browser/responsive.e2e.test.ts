@@ -130,6 +130,39 @@ describe.runIf(browserTestsEnabled())('responsive images in Chromium', () => {
     await page.context().close()
   })
 
+  it('loads again only when the shown variant no longer covers its box, and frees every URL it made', async () => {
+    const page = await open()
+    await page.evaluate(() => {
+      const seen: { created: string[]; revoked: string[] } = { created: [], revoked: [] }
+      ;(window as unknown as { urls: typeof seen }).urls = seen
+      const create = URL.createObjectURL.bind(URL)
+      const revoke = URL.revokeObjectURL.bind(URL)
+      URL.createObjectURL = (blob: Blob) => {
+        const url = create(blob)
+        seen.created.push(url)
+        return url
+      }
+      URL.revokeObjectURL = (url: string) => {
+        seen.revoked.push(url)
+        revoke(url)
+      }
+    })
+    const urls = () => page.evaluate(() => (window as unknown as { urls: { created: string[]; revoked: string[] } }).urls)
+    await page.evaluate((r) => window.page.mount(r, { 'data-id': 'steps' }, 'width: 100px'), photoRecord)
+    await expect.poll(() => element(page, 'steps').then((e) => e.variant)).toBe('160.avif')
+    // 100 → 150 px: still covered by the 160-pixel variant; 150 → 170: the 320 one.
+    for (const width of [110, 130, 150, 170]) {
+      await page.locator('pixstore-image[data-id="steps"]').evaluate((el, w) => ((el as HTMLElement).style.width = `${w}px`), width)
+      await page.waitForTimeout(150)
+    }
+    await expect.poll(() => element(page, 'steps').then((e) => e.variant)).toBe('320.avif')
+    expect((await urls()).created).toHaveLength(2)
+    await page.evaluate(() => document.querySelector('pixstore-image[data-id="steps"]')!.remove())
+    const { created, revoked } = await urls()
+    expect(new Set(revoked)).toEqual(new Set(created))
+    await page.context().close()
+  })
+
   it('a hidden element waits until it is shown to load the variant it then needs', async () => {
     const page = await open()
     await page.evaluate((r) => window.page.mount(r, { 'data-id': 'hidden' }, 'display: none; width: 300px'), photoRecord)

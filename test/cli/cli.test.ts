@@ -219,7 +219,7 @@ describe('the ops CLI', () => {
     expect(record.variants!.map((v) => `${v.width}.${v.format}`)).toEqual(['64.avif', '64.webp', '200.avif', '200.webp'])
     expect(record.placeholder).toBeTypeOf('string')
     const payload = await backend.customEndpointHelper(record.id, record.token, record.statelessProof, { variant: '200.webp' })
-    expect((await sharp(decryptVariantPayload(payload, record.meta.key, '200.webp')).metadata()).width).toBe(200)
+    expect((await sharp(decryptVariantPayload(payload, record, '200.webp')).metadata()).width).toBe(200)
     // verify checks every variant, and gc keeps them all.
     expect((await cli(['verify', '--data-dir', dataDir])).stdout).toContain('7 checked, 7 ok, 0 failed')
     expect(JSON.parse((await cli(['gc', '--older-than', '0', '--data-dir', dataDir, '--json'])).stdout).removed).toEqual([])

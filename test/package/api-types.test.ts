@@ -37,7 +37,7 @@ describe('the public API types', () => {
     expectTypeOf(getImage).returns.toEqualTypeOf<Promise<Blob | null>>()
     expectTypeOf(getImageURL).returns.toEqualTypeOf<Promise<ImageURL | null>>()
     expectTypeOf<ImageURL>().toEqualTypeOf<{ readonly url: string; readonly variant: ImageVariant | null; release(): void }>()
-    expectTypeOf<ImageVariant>().toEqualTypeOf<{ width: number; height: number; format: ImageFormat; bytes: number }>()
+    expectTypeOf<ImageVariant>().toEqualTypeOf<{ width: number; height: number; format: ImageFormat; bytes: number; salt: string }>()
     expectTypeOf<ImageRecord['variants']>().toEqualTypeOf<ImageVariant[] | undefined>()
     expectTypeOf<ImageRecord['placeholder']>().toEqualTypeOf<string | undefined>()
     expectTypeOf<NonNullable<Parameters<PixstoreFrontend['getImage']>[2]>['width']>().toEqualTypeOf<number | undefined>()

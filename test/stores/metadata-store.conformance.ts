@@ -57,8 +57,8 @@ export function testMetadataStore(name: string, open: () => Promise<{ store: Met
 
     it('keeps a version\'s variants and placeholder, replaces them with the version, and sets them only on the version they were made from', async () => {
       const variants = [
-        { width: 160, height: 120, format: 'webp' as const, bytes: 4000 },
-        { width: 320, height: 240, format: 'avif' as const, bytes: 9000 },
+        { width: 160, height: 120, format: 'webp' as const, bytes: 4000, salt: 'AAAAAAAAAAAAAAAA' },
+        { width: 320, height: 240, format: 'avif' as const, bytes: 9000, salt: 'AQEBAQEBAQEBAQEB' },
       ]
       const first = { ...version('v'), variants, placeholder: 'c2VhbGVk' }
       const created = await store.commit(first, 'create')

@@ -6,7 +6,7 @@ import { everyImage } from '../stores/every-image.js'
 import type { BlobStore } from '../stores/blob-store.js'
 import type { MetadataStore, StoredImage } from '../stores/metadata-store.js'
 import type { StoredBlobs } from '../stores/stored-blobs.js'
-import { encryptVariant, sealPlaceholder, variantBlobKey } from './crypto.js'
+import { blobKeysOf, encryptVariant, sealPlaceholder, variantBlobKey } from './crypto.js'
 import { makeVariants } from './make.js'
 import { resolveVariantOptions, type VariantOptions } from './options.js'
 
@@ -110,7 +110,16 @@ export async function backfillVariants(context: Context, options: BackfillOption
       }
       report.changedMeanwhile++
     } catch (error) {
-      await removeAll(written)
+      // The row may name them after all (a commit that took effect but reported a failure):
+      // only blobs the row is known not to name are removed; unknown, they are left to gc.
+      const after = await metadata.get(image.id).then(
+        (row) => ({ row }),
+        () => undefined,
+      )
+      if (after) {
+        const named = new Set(after.row ? blobKeysOf(after.row) : [])
+        await removeAll(written.filter((key) => !named.has(key)))
+      }
       throw error
     }
     await removeAll(written)

@@ -5,6 +5,7 @@ import { PixstoreError } from '../../shared/errors.js'
 import type { ImageFormat } from '../../shared/image-format.js'
 import { variantName, type ImageVariant } from '../../shared/variants.js'
 import { assertInstalled, loadOptional } from '../stores/optional-dependency.js'
+import { newSalt } from './crypto.js'
 import type { ResolvedVariants, VariantFormat } from './options.js'
 
 const PURPOSE = 'The option "variants" (image variants)'
@@ -101,7 +102,7 @@ export async function makeVariants(
     return {
       placeholder: rgbaToThumbHash(thumb.info.width, thumb.info.height, thumb.data),
       variants: made.map(({ data, info }, i) => ({
-        variant: { width: wanted[i]!.width, height: info.height, format: wanted[i]!.format, bytes: data.byteLength },
+        variant: { width: wanted[i]!.width, height: info.height, format: wanted[i]!.format, bytes: data.byteLength, salt: newSalt() },
         image: data,
       })),
     }

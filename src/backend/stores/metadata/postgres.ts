@@ -179,7 +179,8 @@ export function createPostgresMetadataStore(given: PostgresMetadataStoreOptions)
           [updatedAt],
         )
         await refuseRetired(client, version.keyId)
-        const previous = (await client.query<ImageRow>(`SELECT * FROM ${images} WHERE id = $1`, [version.id])).rows[0]
+        // Locked: a backfill's setVariants (which does not take the clock row) waits, so the row replaced is the one read here.
+        const previous = (await client.query<ImageRow>(`SELECT * FROM ${images} WHERE id = $1 FOR UPDATE`, [version.id])).rows[0]
         if (mode === 'create' && previous) throw new PixstoreError('ALREADY_EXISTS', `An image with id "${version.id}" already exists`)
         if (mode === 'update' && !previous) throw new PixstoreError('NOT_FOUND', `No image with id "${version.id}"`)
         const image: StoredImage = { ...version, token: Number(tick.rows[0]!.last_token), updatedAt }
@@ -228,7 +229,7 @@ export function createPostgresMetadataStore(given: PostgresMetadataStoreOptions)
       const { rowCount } = await query('set variants', `UPDATE ${images} SET variants = $3 WHERE id = $1 AND blob_key = $2`, [
         id,
         blobKey,
-        variantsColumn({ variants, placeholder }),
+        variantsColumn({ blobKey, variants, placeholder }),
       ])
       return rowCount === 1
     },

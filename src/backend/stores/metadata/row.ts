@@ -20,16 +20,21 @@ export interface ImageRow {
   variants: string | null
 }
 
-/** The `variants` column of a version: `{"v":[[width,height,format,bytes],...],"p":placeholder}`, or `null`. */
-export function variantsColumn(image: Pick<StoredImage, 'variants' | 'placeholder'>): string | null {
+/**
+ * The `variants` column of a version: `{"k":blobKey,"v":[[width,height,format,bytes,salt],...],"p":placeholder}`,
+ * or `null`. It names the blob key of the version it belongs to: a column an older Pixstore
+ * process kept through an update of the image (it does not know the column) is then ignored.
+ */
+export function variantsColumn(image: Pick<StoredImage, 'blobKey' | 'variants' | 'placeholder'>): string | null {
   if (!image.variants?.length && image.placeholder === undefined) return null
-  return JSON.stringify({ v: (image.variants ?? []).map((v) => [v.width, v.height, v.format, v.bytes]), p: image.placeholder })
+  return JSON.stringify({ k: image.blobKey, v: (image.variants ?? []).map((v) => [v.width, v.height, v.format, v.bytes, v.salt]), p: image.placeholder })
 }
 
-function parseVariants(column: string | null): Pick<StoredImage, 'variants' | 'placeholder'> {
+function parseVariants(column: string | null, blobKey: string): Pick<StoredImage, 'variants' | 'placeholder'> {
   if (column === null || column === undefined) return {}
-  const parsed = JSON.parse(column) as { v: [number, number, ImageFormat, number][]; p?: string }
-  const variants = parsed.v.map(([width, height, format, bytes]) => ({ width, height, format, bytes }))
+  const parsed = JSON.parse(column) as { k?: string; v: [number, number, ImageFormat, number, string][]; p?: string }
+  if (parsed.k !== blobKey) return {}
+  const variants = parsed.v.map(([width, height, format, bytes, salt]) => ({ width, height, format, bytes, salt }))
   return { ...(variants.length > 0 ? { variants } : {}), ...(parsed.p !== undefined ? { placeholder: parsed.p } : {}) }
 }
 
@@ -56,5 +61,5 @@ export const fromRow = (row: ImageRow): StoredImage => ({
   width: row.width,
   height: row.height,
   updatedAt: Number(row.updated_at),
-  ...parseVariants(row.variants),
+  ...parseVariants(row.variants, row.blob_key),
 })

@@ -59,7 +59,7 @@ export function openSqliteMetadataStore(given: SqliteMetadataStoreOptions): Sqli
   const remove = db.prepare('DELETE FROM pixstore_images WHERE id = ?')
   const updateVariants = db.prepare('UPDATE pixstore_images SET variants = ? WHERE id = ? AND blob_key = ?')
   // The named parameters of a row; better-sqlite3 refuses `undefined` and unknown names.
-  const asRow = ({ variants, placeholder, ...image }: StoredImage) => ({ ...image, variants: variantsColumn({ variants, placeholder }) })
+  const asRow = ({ variants, placeholder, ...image }: StoredImage) => ({ ...image, variants: variantsColumn({ blobKey: image.blobKey, variants, placeholder }) })
   const listFirst = db.prepare<[number], ImageRow>('SELECT * FROM pixstore_images ORDER BY id LIMIT ?')
   const listAfter = db.prepare<[string, number], ImageRow>('SELECT * FROM pixstore_images WHERE id > ? ORDER BY id LIMIT ?')
   const rekey = db.prepare(
@@ -188,7 +188,7 @@ export function openSqliteMetadataStore(given: SqliteMetadataStoreOptions): Sqli
         if (queue.length === 1) setImmediate(flush)
       }),
     setVariants: async (id, blobKey, variants, placeholder) =>
-      guard('set variants', () => updateVariants.run(variantsColumn({ variants, placeholder }), id, blobKey).changes === 1),
+      guard('set variants', () => updateVariants.run(variantsColumn({ blobKey, variants, placeholder }), id, blobKey).changes === 1),
     delete: async (id) =>
       guard('delete', () => {
         const row = deleteRow.immediate(id)
