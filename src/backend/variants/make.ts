@@ -37,7 +37,7 @@ export interface MadeVariants {
 
 // Quality settings that keep a variant visually close to its original at a fraction of its
 // bytes; AVIF and WebP at a low effort, since they are made on the save path (at these
-// qualities, higher efforts took 2 to 3 times as long for files within 1% of the size).
+// qualities, higher efforts took 2 to 3 times as long for files at most 1% smaller).
 function encode(pipeline: Sharp, format: ImageFormat): Sharp {
   switch (format) {
     case 'avif':
