@@ -6,6 +6,7 @@ import type { PixstoreEvent } from './events.js'
 import { resolveLegacyOptions, type LegacyBackendOptions, type LegacyLocations } from './legacy-config.js'
 import type { BlobStore } from './stores/blob-store.js'
 import type { MetadataStore } from './stores/metadata-store.js'
+import { checkStoreOptions } from './store-options.js'
 import { assertSharpInstalled } from './variants/make.js'
 import { resolveVariantOptions, type ResolvedVariants, type VariantOptions } from './variants/options.js'
 
@@ -252,44 +253,7 @@ export function resolveBackendConfig(given: PixstoreBackendConfig = {}, where = 
       'must be an "id:base64" string or a non-empty list of them',
     )
   }
-  const isStore = (store: unknown, methods: string[]) =>
-    store === undefined || (typeof store === 'object' && store !== null && methods.every((m) => typeof (store as Record<string, unknown>)[m] === 'function'))
-  requireOption(
-    isStore(config.metadataStore, [
-      'get',
-      'commit',
-      'delete',
-      'list',
-      'replaceKey',
-      'keyIdsInUse',
-      'retireKeys',
-      'retiredKeyIds',
-      'beat',
-      'forgetInstance',
-      'liveInstances',
-      'close',
-    ]),
-    where,
-    'metadataStore',
-    'must be a metadata store (createPostgresMetadataStore, or an object implementing MetadataStore)',
-  )
-  requireOption(
-    isStore(config.blobStore, ['write', 'read', 'delete', 'close']),
-    where,
-    'blobStore',
-    'must be a blob store (createS3BlobStore, or an object implementing BlobStore)',
-  )
-  // With stores shared by several instances, every instance must hold the same secrets:
-  // they come from configuration, never from a file one instance generated for itself.
-  if (config.metadataStore !== undefined) {
-    requireOption(
-      secrets !== undefined || Boolean(process.env.PIXSTORE_PROOF_SECRET),
-      where,
-      'statelessProofSecret',
-      'is required with a shared metadataStore (or PIXSTORE_PROOF_SECRET)',
-    )
-    requireOption(masterKeys !== undefined || Boolean(process.env.PIXSTORE_MASTER_KEY), where, 'masterKeys', 'is required with a shared metadataStore (or PIXSTORE_MASTER_KEY)')
-  }
+  checkStoreOptions(config, secrets, masterKeys, where)
   requireOption(config.onEvent === undefined || typeof config.onEvent === 'function', where, 'onEvent', 'must be a function')
   const variants = resolveVariantOptions(config.variants, where, 'INVALID_CONFIG') || undefined
   if (variants) assertSharpInstalled()

@@ -17,6 +17,7 @@ import { migrate } from './migrate.js'
 import { describeInstance, rotateMasterKeyCommand, rotateProofSecretCommand } from './rotate.js'
 import { help } from './help.js'
 import { createProgress } from './progress.js'
+import { variantsCommand } from './variants.js'
 
 
 class UsageError extends Error {}
@@ -132,20 +133,7 @@ async function main(argv: string[]): Promise<number> {
       if (values.widths === undefined) throw new UsageError('variants needs --widths, for example --widths 160,320,640,1280')
       const widths = values.widths.split(',').map(Number)
       const formats = (values.formats ?? 'webp').split(',') as VariantFormat[]
-      return withBackend(open(), async (backend) => {
-        const progress = createProgress('variants', (await backend.getStats()).images)
-        const report = await backend.backfillVariants({ variants: { widths, formats }, onProgress: (done) => progress.update(done) })
-        progress.done(report.checked)
-        print(
-          report,
-          [
-            ...report.failed.map((f) => `${f.id}\t${f.reason}`),
-            `${report.checked} checked, ${report.made} given variants, ${report.alreadyDone} had them, ` +
-              `${report.changedMeanwhile} updated meanwhile, ${report.failed.length} failed`,
-          ].join('\n'),
-        )
-        return report.failed.length > 0 ? 1 : 0
-      })
+      return withBackend(open(), (backend) => variantsCommand(backend, { widths, formats }, print))
     }
     case 'verify':
       return withBackend(open(), async (backend) => {
