@@ -242,7 +242,7 @@ export function openBackend(config: PixstoreBackendConfig | undefined, where: st
     verify: (onProgress) => maintenance.verify(onProgress),
     backfillVariants: (options) =>
       backfillVariants(
-        { metadata, blobs, stored, dataKeyOf: records.dataKeyOf, formats: resolved.formats, imageMaxPixels: resolved.imageMaxPixels },
+        { metadata, blobs, stored, dataKeyOf: records.dataKeyOf, imageMaxPixels: resolved.imageMaxPixels },
         ownProperties(options),
       ),
     gc: (options) => maintenance.gc(ownProperties(options ?? {})),

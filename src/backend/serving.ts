@@ -84,7 +84,8 @@ export function createServing(
   dataKeyOf: (image: StoredImage) => Buffer,
   onServed?: (id: string | undefined, served: ServedImage, timings: ServeTimings) => void,
 ) {
-  async function loadCurrent(id: string, { stream = true, headerRoom }: InternalServeOptions, timings: ServeTimings) {
+  // `first`: the row already read for this request, if any.
+  async function loadCurrent(id: string, { stream = true, headerRoom }: InternalServeOptions, timings: ServeTimings, first?: StoredImage) {
     const found = await readCurrentBlob(metadata, id, async (image) => {
       const started = performance.now()
       try {
@@ -106,20 +107,18 @@ export function createServing(
       } finally {
         timings.blobMs += performance.now() - started
       }
-    })
+    }, first)
     return found && { image: found.image, ...found.value }
   }
 
-  // The variant a request names, if the client holds the current version and it has one.
+  // The variant a request names, of `image` (the current row), if the client holds that version and it has one.
   async function findVariant(
-    imageId: string,
+    image: StoredImage,
     clientToken: number | undefined,
     { variant: name, locate }: InternalServeOptions,
     timings: ServeTimings,
   ): Promise<FramedServedImage | undefined> {
     const wanted = parseVariantName(name)
-    const image = await metadata.get(imageId)
-    if (!image) return { state: 'not-found' }
     const variant = wanted && clientToken === image.token ? image.variants?.find((v) => variantName(v) === variantName(wanted)) : undefined
     if (!variant) return undefined
     const key = variantBlobKey(image.blobKey, variant)
@@ -129,8 +128,8 @@ export function createServing(
         const url = await blobs.locate(key)
         if (url) return { state: 'located', image, url }
       }
-      const frame = blobs.readWithRoom ? await blobs.readWithRoom(key, 1, variant.bytes + TAG_LENGTH) : await blobs.read(key)
       const room = blobs.readWithRoom ? 1 : 0
+      const frame = room ? await blobs.readWithRoom!(key, room, variant.bytes + TAG_LENGTH) : await blobs.read(key)
       // Gone when an update replaced the version meanwhile: the current original answers.
       if (!frame) return undefined
       const body = frame.subarray(room) as BodyPart
@@ -153,17 +152,20 @@ export function createServing(
     if (!isValidId(imageId) || typeof proof !== 'string' || !signer.verify(imageId, proof)) return { state: 'invalid-proof' }
     const started = performance.now()
     try {
-      if (options.variant !== undefined) {
-        const found = await findVariant(imageId, clientToken, options, timings)
-        if (found) return found
+      // A variant or a redirect needs the row first; it is read once, and reused for the original.
+      let row: StoredImage | undefined
+      if (options.variant !== undefined || (options.locate && blobs.locate)) {
+        row = await metadata.get(imageId)
+        if (!row) return { state: 'not-found' }
+        if (options.variant !== undefined) {
+          const found = await findVariant(row, clientToken, options, timings)
+          if (found) return found
+        } else {
+          const url = clientToken === row.token ? await blobs.locate!(row.blobKey) : undefined
+          if (url) return { state: 'located', image: row, url }
+        }
       }
-      if (options.locate && blobs.locate && options.variant === undefined) {
-        const image = await metadata.get(imageId)
-        if (!image) return { state: 'not-found' }
-        const url = clientToken === image.token ? await blobs.locate(image.blobKey) : undefined
-        if (url) return { state: 'located', image, url }
-      }
-      const current = await loadCurrent(imageId, options, timings)
+      const current = await loadCurrent(imageId, options, timings, row)
       if (!current) return { state: 'not-found' }
       if (clientToken === current.image.token && options.variant === undefined) return { state: 'current', ...current }
       return { state: 'updated', ...current, dataKey: dataKeyOf(current.image) }

@@ -12,7 +12,8 @@ import type { InstanceKeys } from './instance-keys.js'
 import { dataKeyContext } from './master-keys.js'
 import type { BlobStore } from './stores/blob-store.js'
 import type { ImageVersion, MetadataStore, StoredImage } from './stores/metadata-store.js'
-import { blobKeysOf, encryptVariant, sealPlaceholder, variantBlobKey } from './variants/crypto.js'
+import { removeBlobs, writeBlobs } from './stores/write-blobs.js'
+import { blobKeysOf, sealPlaceholder, variantBlobs } from './variants/crypto.js'
 import { makeVariants } from './variants/make.js'
 import { resolveVariantOptions, type ResolvedVariants, type VariantOptions } from './variants/options.js'
 
@@ -123,17 +124,8 @@ export function createWriter({ config, metadata, blobs, keys, events, toRecord }
     // version with all its variants or a complete new one.
     const blobKey = randomBytes(16).toString('hex')
     const inline = metadata.inlineBlobs !== undefined && encrypted.ciphertext.byteLength <= metadata.inlineBlobs.maxBytes
-    const variantBlobs = (made?.variants ?? []).map(({ variant, image: bytes }) => ({
-      key: variantBlobKey(blobKey, variant),
-      bytes: encryptVariant(encrypted.key, variant, bytes),
-    }))
-    const written = [...(inline ? [] : [{ key: blobKey, bytes: encrypted.ciphertext }]), ...variantBlobs]
-    const settled = await Promise.allSettled(written.map((blob) => blobs.write(blob.key, blob.bytes)))
-    const failed = settled.find((result) => result.status === 'rejected')
-    if (failed) {
-      await removeBlobs(written.filter((_, i) => settled[i]!.status === 'fulfilled').map((blob) => blob.key))
-      throw failed.reason
-    }
+    const written = [...(inline ? [] : [{ key: blobKey, bytes: encrypted.ciphertext }]), ...variantBlobs(blobKey, encrypted.key, made?.variants ?? [])]
+    await writeBlobs(blobs, written)
     const version = {
       id,
       iv: encrypted.iv.toString('base64'),
@@ -159,15 +151,12 @@ export function createWriter({ config, metadata, blobs, keys, events, toRecord }
         () => undefined,
       )
       if (after?.row?.blobKey === blobKey) return toRecord(after.row)
-      if (after) await removeBlobs(written.map((blob) => blob.key))
+      if (after) await removeBlobs(blobs, written.map((blob) => blob.key))
       throw error
     }
-    if (committed.replaced) await removeBlobs(blobKeysOf(committed.replaced))
+    if (committed.replaced) await removeBlobs(blobs, blobKeysOf(committed.replaced))
     return toRecord(committed.image)
   }
-
-  // Blobs no row names any more; one that cannot be removed now is left to gc.
-  const removeBlobs = (keys: readonly string[]) => Promise.all(keys.map((key) => blobs.delete(key).catch(() => undefined)))
 
   const readFile = (file: unknown) => readImageFileWithin(file, config.imageMaxBytes)
 
@@ -202,7 +191,7 @@ export function createWriter({ config, metadata, blobs, keys, events, toRecord }
       events.write('delete', knownId(id), async () => {
         assertValidId(id)
         const removed = await metadata.delete(id)
-        if (removed) await removeBlobs(blobKeysOf(removed))
+        if (removed) await removeBlobs(blobs, blobKeysOf(removed))
         return removed !== undefined
       }),
     async exists(id: string): Promise<boolean> {

@@ -1,14 +1,14 @@
 import { PixstoreError } from '../../shared/errors.js'
-import type { FormatTable } from '../../shared/image-format.js'
 import { variantName } from '../../shared/variants.js'
 import { decryptImage } from '../encryption.js'
 import { everyImage } from '../stores/every-image.js'
 import type { BlobStore } from '../stores/blob-store.js'
 import type { MetadataStore, StoredImage } from '../stores/metadata-store.js'
 import type { StoredBlobs } from '../stores/stored-blobs.js'
-import { blobKeysOf, encryptVariant, sealPlaceholder, variantBlobKey } from './crypto.js'
+import { removeBlobs, writeBlobs } from '../stores/write-blobs.js'
+import { blobKeysOf, sealPlaceholder, variantBlobs } from './crypto.js'
 import { makeVariants } from './make.js'
-import { resolveVariantOptions, type VariantOptions } from './options.js'
+import { resolveVariantOptions, type ResolvedVariants, type VariantOptions } from './options.js'
 
 /** Options of `backfillVariants`. */
 export interface BackfillOptions {
@@ -38,7 +38,6 @@ interface Context {
   /** Where originals are read (inline or in the blob store). */
   stored: StoredBlobs
   dataKeyOf(image: StoredImage): Buffer
-  formats: FormatTable
   imageMaxPixels: number
 }
 
@@ -51,9 +50,10 @@ interface Context {
 export async function backfillVariants(context: Context, options: BackfillOptions): Promise<BackfillReport> {
   const { metadata, blobs, stored } = context
   if (!metadata.setVariants) throw new PixstoreError('UNSUPPORTED', 'This metadata store cannot add variants to stored images')
-  const resolved = resolveVariantOptions(options.variants, 'backfillVariants', 'INVALID_ARGUMENT')
-  if (!resolved) throw new PixstoreError('INVALID_ARGUMENT', 'backfillVariants: "variants" must name the variants to make')
-  const wanted = resolved
+  const chosen = resolveVariantOptions(options.variants, 'backfillVariants', 'INVALID_ARGUMENT')
+  if (!chosen) throw new PixstoreError('INVALID_ARGUMENT', 'backfillVariants: "variants" must name the variants to make')
+  // Named once narrowed: the functions below are hoisted, so they would not see the narrowing.
+  const wanted: ResolvedVariants = chosen
   // Whether an image has every variant asked for, told without decoding it where its
   // orientation cannot matter (no width asked for lies between its two sides).
   const surelyDone = (image: StoredImage, have: ReadonlySet<string>) => {
@@ -93,13 +93,10 @@ export async function backfillVariants(context: Context, options: BackfillOption
       report.alreadyDone++
       return
     }
-    const written: string[] = []
+    const written = variantBlobs(image.blobKey, dataKey, made.variants)
+    await writeBlobs(blobs, written)
+    const keys = written.map((blob) => blob.key)
     try {
-      for (const { variant, image: bytes } of made.variants) {
-        const key = variantBlobKey(image.blobKey, variant)
-        await blobs.write(key, encryptVariant(dataKey, variant, bytes))
-        written.push(key)
-      }
       const variants = [...(image.variants ?? []), ...made.variants.map(({ variant }) => variant)].sort(
         (a, b) => a.width - b.width || variantName(a).localeCompare(variantName(b)),
       )
@@ -118,14 +115,10 @@ export async function backfillVariants(context: Context, options: BackfillOption
       )
       if (after) {
         const named = new Set(after.row ? blobKeysOf(after.row) : [])
-        await removeAll(written.filter((key) => !named.has(key)))
+        await removeBlobs(blobs, keys.filter((key) => !named.has(key)))
       }
       throw error
     }
-    await removeAll(written)
-  }
-
-  async function removeAll(keys: string[]): Promise<void> {
-    await Promise.all(keys.map((key) => blobs.delete(key).catch(() => undefined)))
+    await removeBlobs(blobs, keys)
   }
 }

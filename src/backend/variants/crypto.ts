@@ -64,6 +64,10 @@ export function openPlaceholder(dataKey: Uint8Array, stored: string): string {
 export const variantBlobKey = (blobKey: string, variant: { width: number; format: string; salt: string }): string =>
   createHash('sha256').update(`${blobKey}/${variantName(variant)}/${variant.salt}`).digest('hex').slice(0, 32)
 
+/** The sealed blobs of made variants of the version `blobKey` names, ready to write. */
+export const variantBlobs = (blobKey: string, dataKey: Uint8Array, made: readonly { variant: ImageVariant; image: Uint8Array }[]) =>
+  made.map(({ variant, image }) => ({ key: variantBlobKey(blobKey, variant), bytes: encryptVariant(dataKey, variant, image) }))
+
 /** Every blob key a stored version uses: its own, then its variants'. */
 export const blobKeysOf = (image: Pick<StoredImage, 'blobKey' | 'variants'>): string[] => [
   image.blobKey,
