@@ -4,6 +4,7 @@ import { whenNearViewport } from '../frontend/near-viewport.js'
 import { defaultFrontend } from '../frontend/default-instance.js'
 import type { ImageURL } from '../frontend/object-urls.js'
 import { placeholderURL, shownSize } from '../frontend/placeholder.js'
+import { pixelRatio } from '../frontend/variants.js'
 import { variantName } from '../shared/variants.js'
 import type { ImageRecord } from '../types/index.js'
 
@@ -173,8 +174,7 @@ function createElementClass(): CustomElementConstructor {
       if (width <= this.#loadedWidth) return
       // What is shown covers the larger box already (the original always does): nothing to load.
       const shown = this.#image?.variant
-      const ratio = typeof devicePixelRatio === 'number' && devicePixelRatio > 0 ? devicePixelRatio : 1
-      if (this.#image && (shown === null || (shown && shown.width >= Math.ceil(width * ratio)))) return
+      if (this.#image && (shown === null || (shown && shown.width >= Math.ceil(width * pixelRatio())))) return
       void this.#load(record, true)
     }
 

@@ -8,7 +8,7 @@ import type { ResolvedFrontendConfig } from './config.js'
 import { decryptToBlob, type DecryptionMeta } from './decrypt.js'
 import type { ImageFetcher } from './fetcher.js'
 import { parseRecord } from './record.js'
-import { decryptVariantToBlob, detectDecodableFormats, pickVariant, variantCacheKey, widerVariants } from './variants.js'
+import { decryptVariantToBlob, detectDecodableFormats, pickVariant, pixelRatio, variantCacheKey, widerVariants } from './variants.js'
 
 /** Per-call options of `getImage`. */
 export interface GetImageOptions {
@@ -142,8 +142,7 @@ export function createLoader(config: ResolvedFrontendConfig, fetcher: ImageFetch
 
   async function chooseVariant(record: ImageRecord, width: number | undefined): Promise<ImageVariant | undefined> {
     if (width === undefined || !record.variants?.length) return undefined
-    const ratio = typeof devicePixelRatio === 'number' && devicePixelRatio > 0 ? devicePixelRatio : 1
-    return pickVariant(record, width, ratio, await preferredFormats())
+    return pickVariant(record, width, pixelRatio(), await preferredFormats())
   }
 
   function startLoad(key: string, record: ImageRecord, meta: DecryptionMeta, context: unknown, variant: ImageVariant | undefined): PendingLoad {

@@ -14,6 +14,9 @@ const probes: readonly [ImageFormat, string][] = [
   ['webp', 'UklGRh4AAABXRUJQVlA4TBEAAAAvAAAAAAfQ//73v/+BiOh/AAA='],
 ]
 
+/** The page's device pixel ratio, 1 where there is none (outside a browser). */
+export const pixelRatio = (): number => (typeof devicePixelRatio === 'number' && devicePixelRatio > 0 ? devicePixelRatio : 1)
+
 let detected: Promise<readonly ImageFormat[]> | undefined
 
 /**

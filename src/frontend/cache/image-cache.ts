@@ -24,9 +24,7 @@ export interface CacheLimits {
 
 /** The frontend's image cache: IndexedDB in browsers, memory where IndexedDB is unavailable. */
 export interface ImageCache {
-  /** The cached version of `id`, marked as just used; `undefined` if none. */
-  get(id: string): Promise<CachedImage | undefined>
-  /** The cached entries of several keys at once (one read), in their order; each found one is marked as just used. */
+  /** The cached versions of several keys at once (one read), in their order, `undefined` where none; each found one is marked as just used. */
   getMany(ids: readonly string[]): Promise<(CachedImage | undefined)[]>
   /**
    * Stores a version of `id` (replacing any other). Eviction to the limits may follow
@@ -81,7 +79,6 @@ export function createMemoryCache(limits: CacheLimits): ImageCache {
     return entry
   }
   return {
-    get,
     getMany: (ids) => Promise.all(ids.map(get)),
     async put(id, image) {
       remove(id)

@@ -153,10 +153,6 @@ export async function openIndexedDbCache(name: string, limits: CacheLimits): Pro
   }
 
   return {
-    async get(id) {
-      const tx = await transaction([BLOBS], 'readonly')
-      return used(id, (await request(tx.objectStore(BLOBS).get(id))) as BlobRow | undefined)
-    },
     async getMany(ids) {
       const tx = await transaction([BLOBS], 'readonly')
       const store = tx.objectStore(BLOBS)
