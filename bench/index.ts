@@ -13,27 +13,17 @@ console.log(`# Pixstore benchmarks ${new Date().toISOString()}`)
 console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`)
 console.log('every figure: median (min–max) of at least 3 runs, Pixstore beside its baseline in the same run')
 
-if (wants('backend')) await runBackendBench({ quick })
-if (wants('http') || wants('scale')) {
-  const { runHttpBench } = await import('./http.js')
-  const { runScaleBench } = await import('./scale.js')
-  if (wants('http')) await runHttpBench({ quick })
-  if (wants('scale')) await runScaleBench({ quick })
-}
-if (wants('redirect')) {
-  const { runRedirectBench } = await import('./redirect.js')
-  await runRedirectBench({ quick })
-}
-if (wants('records')) {
-  const { runRecordsBench } = await import('./records.js')
-  await runRecordsBench({ quick })
-}
-if (wants('browser')) {
-  const { runBrowserBench } = await import('./browser.js')
-  await runBrowserBench({ quick })
-}
-if (wants('responsive')) {
-  const { runResponsiveBench } = await import('./responsive.js')
-  await runResponsiveBench({ quick })
-}
+// Each section in run order, its module loaded only when it runs (the browser and scale-out
+// ones pull in Chromium and the stores).
+type Run = (options: { quick: boolean }) => Promise<void>
+const sections: [string, () => Promise<Run>][] = [
+  ['backend', async () => runBackendBench],
+  ['http', async () => (await import('./http.js')).runHttpBench],
+  ['scale', async () => (await import('./scale.js')).runScaleBench],
+  ['redirect', async () => (await import('./redirect.js')).runRedirectBench],
+  ['records', async () => (await import('./records.js')).runRecordsBench],
+  ['browser', async () => (await import('./browser.js')).runBrowserBench],
+  ['responsive', async () => (await import('./responsive.js')).runResponsiveBench],
+]
+for (const [name, load] of sections) if (wants(name)) await (await load())({ quick })
 console.log('\n' + markdown())
