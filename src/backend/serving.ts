@@ -51,10 +51,12 @@ export interface ServeOptions {
 
 /**
  * Pixstore's own serving options: `headerRoom` reads an image that is not streamed whole,
- * after that many free bytes (`frame`), so that the header can be written in front of it.
+ * after that many free bytes (`frame`), so that the header can be written in front of it;
+ * `allocate` gives the buffer it is read into.
  */
 export interface InternalServeOptions extends ServeOptions {
   headerRoom?: (image: StoredImage) => number
+  allocate?: (length: number) => Uint8Array
 }
 
 /** An answer whose image was read into `frame`, after free room for the payload header. */
@@ -85,7 +87,7 @@ export function createServing(
   onServed?: (id: string | undefined, served: ServedImage, timings: ServeTimings) => void,
 ) {
   // `first`: the row already read for this request, if any.
-  async function loadCurrent(id: string, { stream = true, headerRoom }: InternalServeOptions, timings: ServeTimings, first?: StoredImage) {
+  async function loadCurrent(id: string, { stream = true, headerRoom, allocate }: InternalServeOptions, timings: ServeTimings, first?: StoredImage) {
     const found = await readCurrentBlob(metadata, id, async (image) => {
       const started = performance.now()
       try {
@@ -93,13 +95,13 @@ export function createServing(
         if (headerRoom && blobs.readWithRoom && !streams) {
           const room = headerRoom(image)
           // The ciphertext is as long as the image and its format byte.
-          const frame = await blobs.readWithRoom(image.blobKey, room, image.bytes + 1)
+          const frame = await blobs.readWithRoom(image.blobKey, room, image.bytes + 1, allocate)
           return frame && { body: frame.subarray(room) as BodyPart, size: frame.byteLength - room, frame }
         }
         // Large images are streamed where the store can; smaller ones are read whole, which
         // costs less per request.
         if (streams) {
-          const opened = await blobs.open!(image.blobKey)
+          const opened = await blobs.open!(image.blobKey, allocate)
           return opened && { body: opened.body as BodyPart, size: opened.size }
         }
         const bytes = await blobs.read(image.blobKey)
@@ -115,7 +117,7 @@ export function createServing(
   async function findVariant(
     image: StoredImage,
     clientToken: number | undefined,
-    { variant: name, locate }: InternalServeOptions,
+    { variant: name, locate, allocate }: InternalServeOptions,
     timings: ServeTimings,
   ): Promise<FramedServedImage | undefined> {
     const wanted = parseVariantName(name)
@@ -129,7 +131,7 @@ export function createServing(
         if (url) return { state: 'located', image, url }
       }
       const room = blobs.readWithRoom ? 1 : 0
-      const frame = room ? await blobs.readWithRoom!(key, room, variant.bytes + TAG_LENGTH) : await blobs.read(key)
+      const frame = room ? await blobs.readWithRoom!(key, room, variant.bytes + TAG_LENGTH, allocate) : await blobs.read(key)
       // Gone when an update replaced the version meanwhile: the current original answers.
       if (!frame) return undefined
       const body = frame.subarray(room) as BodyPart

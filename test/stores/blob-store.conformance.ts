@@ -38,6 +38,18 @@ export function testBlobStore(name: string, open: () => Promise<{ store: BlobSto
       expect(await store.readWithRoom!(newKey(), 1)).toBeUndefined()
     })
 
+    it('reads into the buffer the caller allocates, where it reads whole', async () => {
+      const key = newKey()
+      const bytes = randomBytes(200_000)
+      await store.write(key, bytes)
+      const given: Buffer[] = []
+      const allocate = (length: number) => given[given.push(Buffer.alloc(length)) - 1]!
+      const framed = (await store.readWithRoom!(key, 3, bytes.length, allocate))!
+      expect(given.map((buffer) => buffer.length)).toEqual([3 + bytes.length])
+      expect(framed.buffer).toBe(given[0]!.buffer)
+      expect(Buffer.from(framed.subarray(3)).equals(bytes)).toBe(true)
+    })
+
     it('deletes, and deleting a missing key is no error', async () => {
       const key = newKey()
       await store.write(key, randomBytes(10))

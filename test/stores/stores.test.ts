@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { S3Client } from '@aws-sdk/client-s3'
 import pg from 'pg'
+import { describe, expect, it } from 'vitest'
 import { createFilesystemBlobStore, createPostgresMetadataStore, createS3BlobStore, createSqliteMetadataStore } from 'pixstore/backend'
-import { tempDir } from '../helpers.js'
+import { openFilesUnder, tempDir } from '../helpers.js'
 import { testBlobStore } from './blob-store.conformance.js'
 import { testMetadataStore } from './metadata-store.conformance.js'
 import { pgUrl, postgresAvailable, startS3, testSchema } from './services.js'
@@ -28,6 +30,40 @@ if (await postgresAvailable()) {
 testBlobStore('filesystem', async () => {
   const data = tempDir()
   return { store: createFilesystemBlobStore({ dir: data.dir }), cleanup: async () => data.remove() }
+})
+
+describe('the filesystem blob store', () => {
+  it('streams into the buffers the caller allocates, and closes the file of a stream never read', async () => {
+    const data = tempDir()
+    const store = createFilesystemBlobStore({ dir: data.dir })
+    try {
+      const key = randomBytes(16).toString('hex')
+      const bytes = randomBytes(1_500_000)
+      await store.write(key, bytes)
+      const given = new Set<ArrayBufferLike>()
+      const allocate = (length: number) => {
+        const buffer = Buffer.allocUnsafeSlow(length)
+        given.add(buffer.buffer)
+        return buffer
+      }
+      const opened = (await store.open!(key, allocate))!
+      const chunks: Uint8Array[] = []
+      for await (const chunk of opened.body) chunks.push(chunk)
+      // (equals: a deep comparison of 1.5 MB takes seconds)
+      expect(Buffer.concat(chunks).equals(bytes)).toBe(true)
+      expect(chunks.length).toBeGreaterThan(1)
+      expect(chunks.every((chunk) => given.has(chunk.buffer))).toBe(true)
+      expect(openFilesUnder(data.dir)).toBe(0)
+
+      const unread = (await store.open!(key))!
+      expect(openFilesUnder(data.dir)).toBe(1)
+      ;(unread.body as { destroy?: () => void }).destroy?.()
+      await expect.poll(() => openFilesUnder(data.dir)).toBe(0)
+    } finally {
+      await store.close()
+      data.remove()
+    }
+  })
 })
 
 testBlobStore('S3 (s3rver)', async () => {

@@ -35,9 +35,10 @@ export function isImageRoutePath(pathname: string, route: string): boolean {
 /**
  * Answers a request to `GET {route}/:id`. Every well-formed request gets 200 with a
  * binary payload; a wrong method gets 405, a path outside the route 404, and a path that
- * is not valid percent-encoding 400.
+ * is not valid percent-encoding 400. `allocate`, when given, gives the buffers images are
+ * read into (the node handler's, which it uses again once they are sent).
  */
-export async function answerImageRequest(backend: PixstoreBackend, request: ImageRequest): Promise<HttpAnswer> {
+export async function answerImageRequest(backend: PixstoreBackend, request: ImageRequest, allocate?: (length: number) => Uint8Array): Promise<HttpAnswer> {
   const { defaultEndpointRoute: route, accessControlAllowOrigin } = backend.config
   const cors: Record<string, string> = { 'Access-Control-Allow-Origin': accessControlAllowOrigin }
   if (accessControlAllowOrigin !== '*') cors.Vary = 'Origin'
@@ -78,7 +79,7 @@ export async function answerImageRequest(backend: PixstoreBackend, request: Imag
   // An image that is not streamed is read after room for its header, and sent in one write.
   const core = servingCore(backend)
   const served = core
-    ? await core.serve(id, clientToken, proof, { locate, variant, headerRoom: method === 'GET' ? headerLengthFor(clientToken, variant) : undefined })
+    ? await core.serve(id, clientToken, proof, { locate, variant, allocate, headerRoom: method === 'GET' ? headerLengthFor(clientToken, variant) : undefined })
     : await backend.serveImage(id, clientToken, proof, { locate, variant })
   if (served.state === 'located') {
     return { status: 302, headers: { ...cors, Location: served.url, 'Cache-Control': 'no-store' }, body: [] }

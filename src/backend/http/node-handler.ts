@@ -2,6 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { BodyPart } from '../body-parts.js'
 import type { PixstoreBackend } from '../pixstore-backend.js'
 import { answerImageRequest, closeStream, isImageRoutePath } from './answer.js'
+import { createBufferPool, type BufferPool } from './buffer-pool.js'
+
+// Free read buffers kept for reuse by one handler: enough for a few dozen answers in flight.
+const POOLED_BYTES = 32 * 1024 * 1024
 
 /**
  * A node `(req, res, next?)` handler: works as a node:http request listener and as
@@ -18,13 +22,14 @@ const headerValue = (value: string | string[] | undefined) => (Array.isArray(val
 /**
  * Writes the parts in order, waiting whenever the socket is full. A client that leaves
  * (before or during the answer) ends it: nothing more is written or waited for, and every
- * stream not yet sent is closed, so that no file or connection stays open.
+ * stream not yet sent is closed, so that no file or connection stays open. Each chunk goes
+ * back to `pool` once the socket has taken it (chunks that are not the pool's are ignored).
  */
-async function send(res: ServerResponse, body: BodyPart[]): Promise<void> {
+async function send(res: ServerResponse, body: BodyPart[], pool: BufferPool): Promise<void> {
   // The response may have been closed before this point: check the socket itself too.
   const gone = () => res.destroyed || res.writableEnded || !res.socket || res.socket.destroyed
   const write = async (chunk: Uint8Array) => {
-    if (res.write(chunk) || gone()) return
+    if (res.write(chunk, () => pool.give(chunk)) || gone()) return
     await new Promise<void>((resolve) => {
       const done = () => {
         res.off('drain', done)
@@ -37,8 +42,9 @@ async function send(res: ServerResponse, body: BodyPart[]): Promise<void> {
     })
   }
   // One buffer (the usual answer): handed to `end` at once, as a plain file server does.
-  if (body.length === 1 && body[0] instanceof Uint8Array) {
-    if (!gone()) res.end(body[0])
+  const [only] = body
+  if (body.length === 1 && only instanceof Uint8Array) {
+    if (!gone()) res.end(only, () => pool.give(only))
     return
   }
   let next = 0
@@ -68,6 +74,7 @@ async function send(res: ServerResponse, body: BodyPart[]): Promise<void> {
 
 /** Creates the node handler of the image route for `backend`. */
 export function createNodeHandler(backend: PixstoreBackend): PixstoreNodeHandler {
+  const pool = createBufferPool(POOLED_BYTES)
   return async (req, res, next) => {
     // Express strips a mount path from `url` but keeps the whole target in `originalUrl`.
     const target = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '/'
@@ -79,14 +86,18 @@ export function createNodeHandler(backend: PixstoreBackend): PixstoreNodeHandler
     }
     if (next && !isImageRoutePath(url.pathname, backend.config.defaultEndpointRoute)) return next()
     try {
-      const answer = await answerImageRequest(backend, {
-        method: req.method ?? 'GET',
-        pathname: url.pathname,
-        header: (name) => headerValue(req.headers[name]),
-        query: (name) => url.searchParams.get(name) ?? undefined,
-      })
+      const answer = await answerImageRequest(
+        backend,
+        {
+          method: req.method ?? 'GET',
+          pathname: url.pathname,
+          header: (name) => headerValue(req.headers[name]),
+          query: (name) => url.searchParams.get(name) ?? undefined,
+        },
+        pool.take,
+      )
       res.writeHead(answer.status, answer.headers)
-      await send(res, answer.body)
+      await send(res, answer.body, pool)
     } catch (error) {
       if (next) return next(error)
       console.error(`[pixstore] image route failed: ${error instanceof Error ? error.message : String(error)}`)

@@ -10,9 +10,10 @@ export interface BlobStore {
   /**
    * Optional capability: the bytes under `key` as a stream, with their size, or
    * `undefined` if there are none. Where a store has it, the image route streams images
-   * into responses instead of holding them whole in memory.
+   * into responses instead of holding them whole in memory. `allocate`, when given, is
+   * where a store that reads into buffers of its own choosing can take them from.
    */
-  open?(key: string): Promise<BlobStream | undefined>
+  open?(key: string, allocate?: (length: number) => Uint8Array): Promise<BlobStream | undefined>
   /** Removes `key`; removing a missing key is not an error. */
   delete(key: string): Promise<void>
   /**
@@ -24,9 +25,11 @@ export interface BlobStore {
    * Optional capability: the bytes under `key` in a new buffer that starts with `room` free
    * bytes (where a payload header is then written, saving a copy of the whole image), or
    * `undefined` if there are none. `size`, when given, is the blob's size as its metadata
-   * row records it, which spares a store asking for it.
+   * row records it, which spares a store asking for it. `allocate`, when given, is where
+   * that buffer should come from (the image route reuses its buffers); a store that knows
+   * the size calls it once, with `room` plus the size.
    */
-  readWithRoom?(key: string, room: number, size?: number): Promise<Uint8Array | undefined>
+  readWithRoom?(key: string, room: number, size?: number, allocate?: (length: number) => Uint8Array): Promise<Uint8Array | undefined>
   /**
    * Optional capability: a URL from which a browser can GET the bytes under `key` for a
    * while (a presigned URL, or one behind a CDN), for redirect delivery; `undefined` where

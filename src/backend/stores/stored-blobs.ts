@@ -5,11 +5,11 @@ import type { MetadataStore } from './metadata-store.js'
 export interface StoredBlobs {
   read(key: string): Promise<Uint8Array | undefined>
   /** The blob after `room` free bytes, where the store can read it so. */
-  readWithRoom?(key: string, room: number, size?: number): Promise<Uint8Array | undefined>
+  readWithRoom?(key: string, room: number, size?: number, allocate?: (length: number) => Uint8Array): Promise<Uint8Array | undefined>
   /** A URL the blob can be fetched from, where the blob store hands blobs out so (never an inline blob). */
   locate?(key: string): Promise<string | undefined>
   /** The blob as a stream with its size, where it can be streamed. */
-  open?(key: string): Promise<BlobStream | undefined>
+  open?(key: string, allocate?: (length: number) => Uint8Array): Promise<BlobStream | undefined>
   delete(key: string): Promise<void>
   list?(): AsyncIterable<BlobInfo>
 }
@@ -21,18 +21,18 @@ export function storedBlobs(metadata: MetadataStore, blobs: BlobStore): StoredBl
   return {
     read: async (key) => (await inline.read(key)) ?? blobs.read(key),
     readWithRoom: blobs.readWithRoom
-      ? async (key, room, size) => {
+      ? async (key, room, size, allocate = Buffer.allocUnsafe) => {
           const bytes = await inline.read(key)
-          if (!bytes) return blobs.readWithRoom!(key, room, size)
-          const framed = Buffer.allocUnsafe(room + bytes.byteLength)
+          if (!bytes) return blobs.readWithRoom!(key, room, size, allocate)
+          const framed = allocate(room + bytes.byteLength)
           framed.set(bytes, room)
           return framed
         }
       : undefined,
     open: blobs.open
-      ? async (key) => {
+      ? async (key, allocate) => {
           const bytes = await inline.read(key)
-          if (!bytes) return blobs.open!(key)
+          if (!bytes) return blobs.open!(key, allocate)
           return {
             size: bytes.byteLength,
             body: (async function* () {

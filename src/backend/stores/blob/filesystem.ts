@@ -13,6 +13,49 @@ export interface FilesystemBlobStoreOptions {
   dir: string
 }
 
+// Streamed files are read in chunks of this size.
+const CHUNK_BYTES = 256 * 1024
+
+/**
+ * The `size` bytes of an open file, in chunks read into buffers from `allocate`; the file is
+ * closed at the end, on a failure, or by `destroy` (for a stream that will not be read).
+ */
+function fileChunks(
+  handle: fs.FileHandle,
+  size: number,
+  allocate: (length: number) => Uint8Array,
+  fail: (cause: unknown) => Error,
+): AsyncIterable<Uint8Array> & { destroy(): void } {
+  let closed = false
+  const close = () => {
+    if (closed) return
+    closed = true
+    handle.close().catch(() => undefined)
+  }
+  return {
+    destroy: close,
+    async *[Symbol.asyncIterator]() {
+      try {
+        for (let position = 0; position < size && !closed; ) {
+          const chunk = allocate(Math.min(CHUNK_BYTES, size - position))
+          let bytesRead: number
+          try {
+            ;({ bytesRead } = await handle.read(chunk, 0, chunk.byteLength, position))
+          } catch (cause) {
+            throw fail(cause)
+          }
+          // A blob is never changed; a file cut short (by hand) ends the stream where it ends.
+          if (bytesRead === 0) return
+          position += bytesRead
+          yield chunk.subarray(0, bytesRead)
+        }
+      } finally {
+        close()
+      }
+    },
+  }
+}
+
 /**
  * The embedded blob store: one file per image version under `dir`, spread over 256
  * sub-folders by the first two characters of the key.
@@ -61,7 +104,7 @@ export function createFilesystemBlobStore(given: FilesystemBlobStoreOptions): Bl
     read(key) {
       return this.readWithRoom!(key, 0)
     },
-    readWithRoom(key, room, size) {
+    readWithRoom(key, room, size, allocate = Buffer.allocUnsafe) {
       // The callback forms, far cheaper per request than the promise forms: one buffer, and
       // no fstat when the size is known.
       return new Promise((resolve, reject) => {
@@ -71,7 +114,7 @@ export function createFilesystemBlobStore(given: FilesystemBlobStoreOptions): Bl
           else reject(fail('read', cause))
         }
         const readAll = (fd: number, length: number) => {
-          const buffer = Buffer.allocUnsafe(room + length)
+          const buffer = allocate(room + length)
           const readFrom = (filled: number) => {
             fsCallbacks.read(fd, buffer, room + filled, length - filled, filled, (readError, bytesRead) => {
               if (readError) return failed(readError, fd)
@@ -90,7 +133,7 @@ export function createFilesystemBlobStore(given: FilesystemBlobStoreOptions): Bl
         })
       })
     },
-    async open(key) {
+    async open(key, allocate = Buffer.allocUnsafe) {
       let handle: fs.FileHandle
       try {
         handle = await fs.open(fileOf(key), 'r')
@@ -99,8 +142,13 @@ export function createFilesystemBlobStore(given: FilesystemBlobStoreOptions): Bl
         throw fail('read', cause)
       }
       // The open handle keeps the bytes readable even if a newer version removes the file meanwhile.
-      const { size } = await handle.stat()
-      return { size, body: handle.createReadStream({ highWaterMark: 256 * 1024 }) }
+      try {
+        const { size } = await handle.stat()
+        return { size, body: fileChunks(handle, size, allocate, (cause) => fail('read', cause)) }
+      } catch (cause) {
+        await handle.close().catch(() => undefined)
+        throw fail('read', cause)
+      }
     },
     async delete(key) {
       try {

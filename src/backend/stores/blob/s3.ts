@@ -127,10 +127,10 @@ export function createS3BlobStore(given: S3BlobStoreOptions): BlobStore {
     read(key) {
       return this.readWithRoom!(key, 0)
     },
-    async readWithRoom(key, room) {
+    async readWithRoom(key, room, _size, allocate = Buffer.allocUnsafe) {
       const opened = await this.open!(key)
       if (!opened) return undefined
-      const out = Buffer.allocUnsafe(room + opened.size)
+      const out = allocate(room + opened.size)
       let filled = room
       for await (const chunk of opened.body) {
         if (filled + chunk.byteLength > out.length) throw fail('read', new Error('the object is longer than announced'))
