@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import fs from 'node:fs'
 import path from 'node:path'
 import { S3Client } from '@aws-sdk/client-s3'
 import pg from 'pg'
@@ -33,6 +34,22 @@ testBlobStore('filesystem', async () => {
 })
 
 describe('the filesystem blob store', () => {
+  it('writes into a sub-folder removed by hand since its last write', async () => {
+    const data = tempDir()
+    const store = createFilesystemBlobStore({ dir: data.dir })
+    try {
+      const first = `ab${randomBytes(15).toString('hex')}`
+      await store.write(first, randomBytes(100))
+      fs.rmSync(path.join(data.dir, 'ab'), { recursive: true })
+      const second = `ab${randomBytes(15).toString('hex')}`
+      await store.write(second, Buffer.from('kept'))
+      expect(Buffer.from((await store.read(second))!).toString()).toBe('kept')
+    } finally {
+      await store.close()
+      data.remove()
+    }
+  })
+
   it('streams into the buffers the caller allocates, and closes the file of a stream never read', async () => {
     const data = tempDir()
     const store = createFilesystemBlobStore({ dir: data.dir })

@@ -76,25 +76,44 @@ export function createFilesystemBlobStore(given: FilesystemBlobStoreOptions): Bl
     return new PixstoreError('STORAGE_FAILED', `Could not ${what} an encrypted image file${detail}`, { cause })
   }
 
+  // Sub-folders known to exist: each is made (and made durable) once per process.
+  const madeDirs = new Set<string>()
+  const syncDir = async (dir: string) => {
+    const handle = await fs.open(dir, 'r')
+    try {
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+  }
+  const makeDir = async (dir: string) => {
+    if (madeDirs.has(dir)) return
+    await fs.mkdir(dir, { recursive: true })
+    await syncDir(root)
+    madeDirs.add(dir)
+  }
+
   return {
     async write(key, bytes) {
       const file = fileOf(key)
       const dir = path.dirname(file)
       let handle: fs.FileHandle | undefined
       try {
-        await fs.mkdir(dir, { recursive: true })
-        handle = await fs.open(file, 'wx', 0o600)
+        await makeDir(dir)
+        handle = await fs.open(file, 'wx', 0o600).catch(async (error: NodeJS.ErrnoException) => {
+          // A sub-folder removed by hand since: made again.
+          if (error.code !== 'ENOENT') throw error
+          madeDirs.delete(dir)
+          await makeDir(dir)
+          return fs.open(file, 'wx', 0o600)
+        })
         await handle.writeFile(bytes)
-        await handle.sync()
-        await handle.close()
+        // The bytes and the new directory entry must both be durable, or a crash could
+        // forget the file: the two syncs run side by side.
+        const opened = handle
+        await Promise.all([opened.sync(), syncDir(dir)])
         handle = undefined
-        // The new directory entry must be durable too, or a crash could forget the file.
-        const dirHandle = await fs.open(dir, 'r')
-        try {
-          await dirHandle.sync()
-        } finally {
-          await dirHandle.close()
-        }
+        await opened.close()
       } catch (cause) {
         await handle?.close().catch(() => undefined)
         await fs.rm(file, { force: true }).catch(() => undefined)
