@@ -1,10 +1,12 @@
 import { fork } from 'node:child_process'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createPixstoreBackend, createWebHandler, type PixstoreBackend } from 'pixstore/backend'
+import { createNodeHandler, createPixstoreBackend, createWebHandler, type PixstoreBackend } from 'pixstore/backend'
 import { samplePicture } from '../../demo/sample-images.js'
-import { fixture, listFiles, tempDir } from '../helpers.js'
+import { decryptUpdatedPayload, fixture, listFiles, tempDir } from '../helpers.js'
 
 const inlineKeys = (dataDir: string) => {
   const db = new Database(path.join(dataDir, 'pixstore.sqlite'), { readonly: true })
@@ -65,6 +67,30 @@ describe('the embedded store', () => {
       }
     }
     expect(inlineKeys(data.dir)).toHaveLength(1)
+  })
+
+  it('still serves images kept inline after inlineImageMaxBytes is lowered, through the route and the helper', async () => {
+    const image = samplePicture(3, 300)
+    backend = createPixstoreBackend({ dataDir: data.dir, inlineImageMaxBytes: image.length + 100 })
+    const record = await backend.saveImage(image, { id: 'kept' })
+    expect(inlineKeys(data.dir)).toHaveLength(1)
+    await backend.close()
+    backend = createPixstoreBackend({ dataDir: data.dir, inlineImageMaxBytes: 1000 })
+    const route = createNodeHandler(backend)
+    const server = createServer((req, res) => void route(req, res))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/pixstore-image/kept?proof=${record.statelessProof}`
+      for (const token of [undefined, record.token]) {
+        const sent = Buffer.from(await (await fetch(token === undefined ? url : `${url}&token=${token}`)).arrayBuffer())
+        const helped = Buffer.from(await backend.customEndpointHelper('kept', token, record.statelessProof))
+        expect(sent[0]).toBe(token === undefined ? 1 : 0)
+        expect(sent.equals(helped)).toBe(true)
+      }
+      expect(decryptUpdatedPayload(Buffer.from(await backend.customEndpointHelper('kept', undefined, record.statelessProof))).equals(image)).toBe(true)
+    } finally {
+      await new Promise((resolve) => server.close(resolve))
+    }
   })
 
   it('leaves nothing behind when a commit is refused', async () => {

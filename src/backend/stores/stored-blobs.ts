@@ -14,16 +14,25 @@ export interface StoredBlobs {
   list?(): AsyncIterable<BlobInfo>
 }
 
-/** The reading side of a backend's blobs: inline ones first (the metadata store's), then the blob store's. */
+/**
+ * The reading side of a backend's blobs: inline ones first (the metadata store's), then the
+ * blob store's. A blob larger than any new inline blob is looked for in the blob store
+ * first (it can still be inline, kept while the limit was higher).
+ */
 export function storedBlobs(metadata: MetadataStore, blobs: BlobStore): StoredBlobs {
   const inline = metadata.inlineBlobs
   if (!inline) return blobs
+  const largerThanInline = (size: number | undefined) => size !== undefined && size > inline.maxBytes
   return {
     read: async (key) => (await inline.read(key)) ?? blobs.read(key),
     readWithRoom: blobs.readWithRoom
       ? async (key, room, size, allocate = Buffer.allocUnsafe) => {
+          if (largerThanInline(size)) {
+            const stored = await blobs.readWithRoom!(key, room, size, allocate)
+            if (stored) return stored
+          }
           const bytes = await inline.read(key)
-          if (!bytes) return blobs.readWithRoom!(key, room, size, allocate)
+          if (!bytes) return largerThanInline(size) ? undefined : blobs.readWithRoom!(key, room, size, allocate)
           const framed = allocate(room + bytes.byteLength)
           framed.set(bytes, room)
           return framed
