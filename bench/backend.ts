@@ -5,7 +5,7 @@ import path from 'node:path'
 import { createPixstoreBackend, type PixstoreBackend } from 'pixstore/backend'
 import { pixstore3 } from './lib/pixstore3.js'
 import { benchImages, type BenchImage } from './lib/images.js'
-import { concurrentOpsPerSecond, opsPerSecond, repeat, summarise } from './lib/measure.js'
+import { concurrentOpsPerSecond, interleaved, opsPerSecond, repeat, summarise } from './lib/measure.js'
 import { record, section } from './lib/report.js'
 
 const higher = 'higher' as const
@@ -115,12 +115,11 @@ async function payloads(backend: PixstoreBackend, image: BenchImage, root: strin
   const updatedPayload = await backend.customEndpointHelper(saved.id, undefined, saved.statelessProof)
   fs.writeFileSync(file, updatedPayload)
   const count = image.bytes.length > 1e6 ? (quick ? 20 : 60) : quick ? 500 : 2000
-  const readFile = await repeat(3, () => opsPerSecond(count, () => fs.promises.readFile(file)))
-  for (const [kind, token] of [
-    ['Success', saved.token],
-    ['Updated', undefined],
-  ] as const) {
-    const ops = await repeat(3, () => opsPerSecond(count, () => backend.customEndpointHelper(saved.id, token, saved.statelessProof)))
+  const helper = (token: number | undefined) => () => opsPerSecond(count, () => backend.customEndpointHelper(saved.id, token, saved.statelessProof))
+  const figures = await interleaved(3, { readFile: () => opsPerSecond(count, () => fs.promises.readFile(file)), Success: helper(saved.token), Updated: helper(undefined) })
+  const readFile = figures.readFile
+  for (const kind of ['Success', 'Updated'] as const) {
+    const ops = figures[kind]
     record({
       workload: `payload generation (${kind})`,
       size: image.label,
@@ -139,8 +138,10 @@ async function payloads(backend: PixstoreBackend, image: BenchImage, root: strin
     ['Success', v3saved.token],
     ['Updated', undefined],
   ] as const) {
-    const ours = await repeat(3, () => opsPerSecond(count, () => backend.customEndpointHelper(saved.id, kind === 'Success' ? saved.token : undefined, saved.statelessProof)))
-    const theirs = await repeat(3, () => opsPerSecond(count, () => v3.customEndpointHelper(v3saved.id, token, v3saved.statelessProof)))
+    const { ours, theirs } = await interleaved(3, {
+      ours: helper(kind === 'Success' ? saved.token : undefined),
+      theirs: () => opsPerSecond(count, () => v3.customEndpointHelper(v3saved.id, token, v3saved.statelessProof)),
+    })
     record({
       workload: `payload generation (${kind}) vs 3.2.1`,
       size: image.label,

@@ -13,6 +13,18 @@ export async function repeat(runs: number, measure: () => Promise<number> | numb
   return summarise(values)
 }
 
+/**
+ * Runs every measure once per round, `runs` rounds, so that what the machine does meanwhile
+ * (and the allocator's warming up) falls on all of them alike; one figure per measure.
+ */
+export async function interleaved<K extends string>(runs: number, measures: Record<K, () => Promise<number> | number>): Promise<Record<K, Figure>> {
+  const values = Object.fromEntries(Object.keys(measures).map((key) => [key, [] as number[]])) as Record<K, number[]>
+  for (let i = 0; i < Math.max(3, runs); i++) {
+    for (const key of Object.keys(measures) as K[]) values[key].push(await measures[key]())
+  }
+  return Object.fromEntries(Object.entries<number[]>(values).map(([key, list]) => [key, summarise(list)])) as Record<K, Figure>
+}
+
 /** Median, min and max of some values. */
 export function summarise(values: number[]): Figure {
   const sorted = [...values].sort((a, b) => a - b)

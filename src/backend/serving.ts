@@ -87,7 +87,19 @@ export function createServing(
   onServed?: (id: string | undefined, served: ServedImage, timings: ServeTimings) => void,
 ) {
   // `first`: the row already read for this request, if any.
-  async function loadCurrent(id: string, { stream = true, headerRoom, allocate }: InternalServeOptions, timings: ServeTimings, first?: StoredImage) {
+  async function loadCurrent(id: string, options: InternalServeOptions, timings: ServeTimings, first?: StoredImage) {
+    const { stream = true, headerRoom, allocate } = options
+    // A small image kept inline comes with its row, in one read, where the store can.
+    if (!first && metadata.inlineBlobs?.getWithBlob) {
+      const found = await metadata.inlineBlobs.getWithBlob(id)
+      if (!found) return undefined
+      if (!found.blob) return loadCurrent(id, options, timings, found.image)
+      const room = headerRoom?.(found.image) ?? 0
+      if (room === 0) return { image: found.image, body: found.blob as BodyPart, size: found.blob.byteLength }
+      const frame = (allocate ?? Buffer.allocUnsafe)(room + found.blob.byteLength)
+      frame.set(found.blob, room)
+      return { image: found.image, body: frame.subarray(room) as BodyPart, size: found.blob.byteLength, frame }
+    }
     const found = await readCurrentBlob(metadata, id, async (image) => {
       const started = performance.now()
       try {

@@ -203,5 +203,22 @@ export function testMetadataStore(name: string, open: () => Promise<{ store: Met
       for await (const blob of inline.list()) listed.push(blob.key)
       expect(listed).toEqual([])
     })
+
+    it('reads a row with its inline blob in one call, where it can', async () => {
+      const getWithBlob = store.inlineBlobs?.getWithBlob?.bind(store.inlineBlobs)
+      if (!getWithBlob || store.inlineBlobs!.maxBytes === 0) return
+      const bytes = randomBytes(64)
+      const kept = version('with-blob')
+      await store.commit(kept, 'create', bytes)
+      const found = (await getWithBlob('with-blob'))!
+      expect(found.image).toEqual(await store.get('with-blob'))
+      expect(Buffer.from(found.blob!).equals(bytes)).toBe(true)
+      // A row whose blob is elsewhere comes alone; a missing row is nothing.
+      await store.commit(version('with-blob'), 'update')
+      const updated = (await getWithBlob('with-blob'))!
+      expect(updated.image).toEqual(await store.get('with-blob'))
+      expect(updated.blob).toBeUndefined()
+      expect(await getWithBlob('no-such-id')).toBeUndefined()
+    })
   })
 }

@@ -70,7 +70,7 @@ describe('the filesystem blob store', () => {
       expect(Buffer.concat(chunks).equals(bytes)).toBe(true)
       expect(chunks.length).toBeGreaterThan(1)
       expect(chunks.every((chunk) => given.has(chunk.buffer))).toBe(true)
-      expect(openFilesUnder(data.dir)).toBe(0)
+      await expect.poll(() => openFilesUnder(data.dir)).toBe(0)
 
       const unread = (await store.open!(key))!
       expect(openFilesUnder(data.dir)).toBe(1)

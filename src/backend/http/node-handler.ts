@@ -4,8 +4,8 @@ import type { PixstoreBackend } from '../pixstore-backend.js'
 import { answerImageRequest, closeStream, isImageRoutePath } from './answer.js'
 import { createBufferPool, type BufferPool } from './buffer-pool.js'
 
-// Free read buffers kept for reuse by one handler: enough for a few dozen answers in flight.
-const POOLED_BYTES = 32 * 1024 * 1024
+// Free read buffers kept for reuse by one handler: enough for the answers of a busy moment, little at rest.
+const POOLED_BYTES = 16 * 1024 * 1024
 
 /**
  * A node `(req, res, next?)` handler: works as a node:http request listener and as

@@ -42,6 +42,12 @@ export interface InlineBlobs {
   /** Largest blob kept inline, in bytes. */
   readonly maxBytes: number
   read(key: string): Promise<Uint8Array | undefined>
+  /**
+   * Optional capability: the row of `id` and, when its blob is inline, that blob, in one
+   * read (`undefined` without a row). The image route then answers a small image with one
+   * query instead of two.
+   */
+  getWithBlob?(id: string): Promise<{ image: StoredImage; blob: Uint8Array | undefined } | undefined>
   /** Removes an inline blob no row names (an orphan `gc` found); `true` if there was one. */
   delete(key: string): Promise<boolean>
   list(): AsyncIterable<BlobInfo>

@@ -70,6 +70,9 @@ export function openSqliteMetadataStore(given: SqliteMetadataStoreOptions): Sqli
 
   const insertInline = db.prepare('INSERT INTO pixstore_inline_blobs (key, data, created_at) VALUES (?, ?, ?)')
   const selectInline = db.prepare<[string], Buffer>('SELECT data FROM pixstore_inline_blobs WHERE key = ?').pluck()
+  const selectWithInline = db.prepare<[string], ImageRow & { inline_data: Buffer | null }>(
+    'SELECT i.*, b.data AS inline_data FROM pixstore_images i LEFT JOIN pixstore_inline_blobs b ON b.key = i.blob_key WHERE i.id = ?',
+  )
   const deleteInline = db.prepare('DELETE FROM pixstore_inline_blobs WHERE key = ?')
   const listInline = db.prepare<[], { key: string; size: number; created_at: number }>(
     'SELECT key, length(data) AS size, created_at FROM pixstore_inline_blobs ORDER BY key',
@@ -206,6 +209,11 @@ export function openSqliteMetadataStore(given: SqliteMetadataStoreOptions): Sqli
     inlineBlobs: {
       maxBytes: inlineMaxBytes,
       read: async (key) => guard('read', () => selectInline.get(key)),
+      getWithBlob: async (id) =>
+        guard('read', () => {
+          const row = selectWithInline.get(id)
+          return row && { image: fromRow(row), blob: row.inline_data ?? undefined }
+        }),
       delete: async (key) => guard('delete', () => deleteInline.run(key).changes === 1),
       async *list() {
         yield* guard('list', () => listInline.all().map((row) => ({ key: row.key, size: row.size, modifiedAt: row.created_at })))
