@@ -6,7 +6,7 @@ import type { PixstoreEvent } from './events.js'
 import { resolveLegacyOptions, type LegacyBackendOptions, type LegacyLocations } from './legacy-config.js'
 import type { BlobStore } from './stores/blob-store.js'
 import type { MetadataStore } from './stores/metadata-store.js'
-import { checkStoreOptions } from './store-options.js'
+import { checkStoreOptions, resolveFileDelivery, type FileDelivery } from './store-options.js'
 import { assertSharpInstalled } from './variants/make.js'
 import { resolveVariantOptions, type ResolvedVariants, type VariantOptions } from './variants/options.js'
 
@@ -88,6 +88,13 @@ export interface PixstoreBackendConfig extends LegacyBackendOptions {
   /** Where encrypted images live. Default: files under `dataDir/images`. For several instances, `createS3BlobStore(...)`. */
   blobStore?: BlobStore
   /**
+   * Behind nginx (`{ header: 'X-Accel-Redirect', prefix }`) or a server with `X-Sendfile`:
+   * the image route answers a client that holds an image's current version with that
+   * header, and the web server sends the encrypted file itself. Files only (the embedded
+   * store or `createFilesystemBlobStore`). Default: off. See docs/scaling.md.
+   */
+  fileDelivery?: FileDelivery
+  /**
    * Called with every image request this instance answers and every save, update and
    * delete, with its outcome and timings: feed it to Prometheus or OpenTelemetry. Called
    * synchronously: keep it quick. What it throws is logged once and otherwise ignored.
@@ -121,6 +128,7 @@ export interface ResolvedBackendConfig {
   masterKeys: readonly string[] | undefined
   metadataStore: MetadataStore | undefined
   blobStore: BlobStore | undefined
+  fileDelivery: FileDelivery | undefined
   onEvent: ((event: PixstoreEvent) => void) | undefined
   variants: ResolvedVariants | undefined
   statelessKeyWindowLength: number
@@ -156,7 +164,7 @@ const defaults = {
   accessControlAllowOrigin: '*',
 } as const
 
-const optionNames = [...Object.keys(defaults), 'statelessProofSecret', 'masterKeys', 'metadataStore', 'blobStore', 'onEvent', 'variants', 'imageFormats', 'imageRootDir', 'databasePath']
+const optionNames = [...Object.keys(defaults), 'statelessProofSecret', 'masterKeys', 'metadataStore', 'blobStore', 'fileDelivery', 'onEvent', 'variants', 'imageFormats', 'imageRootDir', 'databasePath']
 
 /**
  * Fills in defaults and validates every option, including the secret policy of shared stores.
@@ -265,6 +273,7 @@ export function resolveBackendConfig(given: PixstoreBackendConfig = {}, where = 
     legacyData: legacy.locations,
     metadataStore: config.metadataStore,
     blobStore: config.blobStore,
+    fileDelivery: resolveFileDelivery(config.fileDelivery, where),
     dataDir: path.resolve(c.dataDir),
     statelessProofSecret: secrets,
     masterKeys,

@@ -30,6 +30,7 @@ export { createNodeHandler, type PixstoreNodeHandler } from './http/node-handler
 export type { PixstoreBackend, ImageInput, ImageRecordOptions, SaveImageOptions, UpdateImageOptions, EndpointHelperOptions, ServedImage, ServeOptions } from './pixstore-backend.js'
 export type { VariantOptions, VariantFormat } from './variants/options.js'
 export type { PixstoreBackendConfig, PixstoreBackendInitConfig, ResolvedBackendConfig } from './config.js'
+export type { FileDelivery } from './store-options.js'
 export type { SecretSource } from './secret-source.js'
 export type { SeenInstance, InstanceInfo } from './stores/metadata-store.js'
 export type { RotateOptions } from './maintenance.js'

@@ -154,6 +154,9 @@ function openStores(config: ResolvedBackendConfig, legacyCheck: boolean) {
   const embedded = config.metadataStore ? undefined : createEmbeddedStores({ dataDir: config.dataDir, inlineMaxBytes: config.inlineImageMaxBytes })
   const metadata: MetadataStore = config.metadataStore ?? embedded!.metadata
   const blobs: BlobStore = config.blobStore ?? embedded?.blobs ?? createFilesystemBlobStore({ dir: path.join(config.dataDir, 'images') })
+  if (config.fileDelivery && !blobs.filePath) {
+    throw new PixstoreError('INVALID_CONFIG', 'fileDelivery needs a blob store that keeps files (the embedded store or createFilesystemBlobStore)')
+  }
   return { metadata, blobs, embedded }
 }
 
@@ -209,6 +212,7 @@ export function openBackend(config: PixstoreBackendConfig | undefined, where: st
       ? (id, served, t) =>
           events.emit({ type: 'serve', id, state: served.state, bytes: payloadLength(served), durationMs: t.durationMs, metadataMs: t.storesMs - t.blobMs, blobMs: t.blobMs })
       : undefined,
+    resolved.fileDelivery !== undefined,
   )
   const maintenance = createMaintenance({ metadata, blobs: stored, keys, beat, dataKeyOf: records.dataKeyOf, formats: resolved.formats })
 

@@ -29,6 +29,12 @@ export type ServedImage =
    * to fetch the ciphertext from `url` (only when `locate` was asked for).
    */
   | { state: 'located'; image: StoredImage; url: string }
+  /**
+   * The client holds this version, and the web server in front of the app sends the
+   * encrypted file (of the variant, if one was asked for) itself (`fileDelivery`; only
+   * when `locate` was asked for).
+   */
+  | { state: 'file'; image: StoredImage; variant?: ImageVariant; path: string; relativePath: string }
 
 /** Options of `serveImage`. */
 export interface ServeOptions {
@@ -36,8 +42,8 @@ export interface ServeOptions {
   stream?: boolean
   /**
    * Where the blob store hands blobs out itself (S3 with `redirect`), answer a client that
-   * holds the current version with `located` and the object's URL instead of its bytes.
-   * Default `false`.
+   * holds the current version with `located` and the object's URL instead of its bytes;
+   * with `fileDelivery`, with `file` and the file's path. Default `false`.
    */
   locate?: boolean
   /**
@@ -85,7 +91,18 @@ export function createServing(
   signer: ProofSigner,
   dataKeyOf: (image: StoredImage) => Buffer,
   onServed?: (id: string | undefined, served: ServedImage, timings: ServeTimings) => void,
+  filesSentByServer = false,
 ) {
+  // Where a client holding the current version can get its bytes without them passing here.
+  const handOut = async (image: StoredImage, key: string, variant?: ImageVariant): Promise<FramedServedImage | undefined> => {
+    const url = blobs.locate ? await blobs.locate(key) : undefined
+    if (url) return { state: 'located', image, url }
+    const file = filesSentByServer && blobs.filePath ? await blobs.filePath(key) : undefined
+    if (file) return { state: 'file', image, ...(variant ? { variant } : {}), ...file }
+    return undefined
+  }
+  const canHandOut = blobs.locate !== undefined || (filesSentByServer && blobs.filePath !== undefined)
+
   // `first`: the row already read for this request, if any.
   async function loadCurrent(id: string, options: InternalServeOptions, timings: ServeTimings, first?: StoredImage) {
     const { stream = true, headerRoom, allocate } = options
@@ -138,9 +155,9 @@ export function createServing(
     const key = variantBlobKey(image.blobKey, variant)
     const started = performance.now()
     try {
-      if (locate && blobs.locate) {
-        const url = await blobs.locate(key)
-        if (url) return { state: 'located', image, url }
+      if (locate && canHandOut) {
+        const handed = await handOut(image, key, variant)
+        if (handed) return handed
       }
       const room = blobs.readWithRoom ? 1 : 0
       const frame = room ? await blobs.readWithRoom!(key, room, variant.bytes + TAG_LENGTH, allocate) : await blobs.read(key)
@@ -168,15 +185,15 @@ export function createServing(
     try {
       // A variant or a redirect needs the row first; it is read once, and reused for the original.
       let row: StoredImage | undefined
-      if (options.variant !== undefined || (options.locate && blobs.locate)) {
+      if (options.variant !== undefined || (options.locate && canHandOut)) {
         row = await metadata.get(imageId)
         if (!row) return { state: 'not-found' }
         if (options.variant !== undefined) {
           const found = await findVariant(row, clientToken, options, timings)
           if (found) return found
         } else {
-          const url = clientToken === row.token ? await blobs.locate!(row.blobKey) : undefined
-          if (url) return { state: 'located', image: row, url }
+          const handed = clientToken === row.token ? await handOut(row, row.blobKey) : undefined
+          if (handed) return handed
         }
       }
       const current = await loadCurrent(imageId, options, timings, row)
@@ -195,6 +212,8 @@ export function createServing(
   return {
     /** Whether the blob store can hand blobs out itself (`locate`). */
     canLocate: blobs.locate !== undefined,
+    /** Whether a client holding the current version may be answered without the bytes (a redirect, or a file the web server sends). */
+    canHandOut,
     /**
      * What to answer a request for `imageId` from a client holding version `clientToken`
      * (`undefined` for none) with `proof`. Never throws: a failure is `failed`, and logged.

@@ -35,3 +35,29 @@ export function checkStoreOptions(
   )
   requireOption(masterKeys !== undefined || Boolean(process.env.PIXSTORE_MASTER_KEY), where, 'masterKeys', 'is required with a shared metadataStore (or PIXSTORE_MASTER_KEY)')
 }
+
+/**
+ * Image files sent by the web server in front of the app (nginx's `X-Accel-Redirect`,
+ * Apache's or lighttpd's `X-Sendfile`) instead of through Node: see docs/scaling.md.
+ */
+export type FileDelivery = { header: 'X-Accel-Redirect'; prefix: string } | { header: 'X-Sendfile' }
+
+/**
+ * Checks the `fileDelivery` option.
+ *
+ * @throws PixstoreError `INVALID_CONFIG` naming what is wrong.
+ */
+export function resolveFileDelivery(value: unknown, where: string): FileDelivery | undefined {
+  if (value === undefined) return undefined
+  const given = (typeof value === 'object' && value !== null ? value : {}) as { header?: unknown; prefix?: unknown }
+  if (given.header === 'X-Sendfile') return { header: 'X-Sendfile' }
+  requireOption(given.header === 'X-Accel-Redirect', where, 'fileDelivery', 'must be { header: "X-Accel-Redirect", prefix } or { header: "X-Sendfile" }')
+  const prefix = given.prefix
+  requireOption(
+    typeof prefix === 'string' && /^\/[\w./-]*\/$/.test(prefix) && !prefix.includes('..'),
+    where,
+    'fileDelivery.prefix',
+    'must be the internal location\'s path, starting and ending with "/" (such as "/pixstore-files/")',
+  )
+  return { header: 'X-Accel-Redirect', prefix: prefix as string }
+}

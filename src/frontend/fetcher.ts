@@ -1,5 +1,5 @@
 import { PixstoreError } from '../shared/errors.js'
-import { PayloadState } from '../shared/wire.js'
+import { CIPHERTEXT_TYPE, PayloadState } from '../shared/wire.js'
 import type { ImageFetcher, ImageRecord } from '../types/index.js'
 import { imageUrl, isSameOrigin, type ResolvedFrontendConfig } from './config.js'
 
@@ -14,7 +14,9 @@ export type { ImageFetcher } from '../types/index.js'
  * redirected answer is the object's bare ciphertext, the image the record describes (a
  * Success payload without its state byte). A route that redirects says so on its first
  * answer; from then on (in `auto`) the proof goes in the query string, with which the
- * browser follows the redirect to the object store without a CORS preflight.
+ * browser follows the redirect to the object store without a CORS preflight. An answer a
+ * web server in front of the route sent from the file (`fileDelivery`) is the bare
+ * ciphertext too, told by its type.
  */
 export function createDefaultFetcher(config: () => ResolvedFrontendConfig): ImageFetcher {
   let routeRedirects = false
@@ -54,8 +56,10 @@ export function createDefaultFetcher(config: () => ResolvedFrontendConfig): Imag
       if (signal?.aborted || config().proofTransport === 'headers') throw error
       response = await send(record, signal, false, variant)
     }
-    // A redirect whose object is gone (replaced since) or refused: the route answers itself.
-    if (response.redirected && !response.ok && !fromRoute(response, record.id, config())) response = await send(record, signal, false, variant)
+    // A redirect whose object is gone (replaced since) or refused, or a file the web server
+    // no longer finds: the route answers itself.
+    const handedOut = response.redirected ? !fromRoute(response, record.id, config()) : response.status === 404
+    if (!response.ok && handedOut) response = await send(record, signal, false, variant)
     if (!response.ok) {
       throw new PixstoreError('FETCH_FAILED', `Fetching image "${record.id}" failed with HTTP status ${response.status}`)
     }
@@ -67,8 +71,9 @@ export function createDefaultFetcher(config: () => ResolvedFrontendConfig): Imag
       if (signal?.aborted) throw signal.reason
       throw new PixstoreError('FETCH_FAILED', `Fetching image "${record.id}" failed while reading the response`, { cause })
     }
-    if (!response.redirected || fromRoute(response, record.id, config())) return body
-    // The object itself: the ciphertext of the version (or of the variant) the record names.
+    const bare = response.headers.get('content-type') === CIPHERTEXT_TYPE || (response.redirected && !fromRoute(response, record.id, config()))
+    if (!bare) return body
+    // The object or file itself: the ciphertext of the version (or of the variant) the record names.
     const payload = new Uint8Array(body.byteLength + 1)
     payload[0] = variant === undefined ? PayloadState.Success : PayloadState.Variant
     payload.set(body, 1)

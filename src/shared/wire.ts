@@ -28,6 +28,12 @@ export const TAG_LENGTH = 16
 export const UPDATED_HEADER_LENGTH = 1 + 8 + KEY_LENGTH + IV_LENGTH + TAG_LENGTH
 
 /**
+ * The type of an answer whose body is an image's bare ciphertext (a Success payload without
+ * its state byte), sent by a web server in front of the route (`fileDelivery`).
+ */
+export const CIPHERTEXT_TYPE = 'application/x-pixstore-ciphertext'
+
+/**
  * A decoded payload of the image route.
  * - `Success`: the client's token is current; decrypt with the record's meta.
  * - `Variant`: the variant the client asked for; decrypt with the key derived for it.

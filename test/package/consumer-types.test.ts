@@ -113,12 +113,13 @@ export const Avatar = ({ record }: { record: ImageRecord }) => <pixstore-image r
     )
     fs.writeFileSync(
       path.join(cjs, 'main.ts'),
-      `import { initPixstoreBackend, getImageRecord } from 'pixstore/backend'
+      `import { initPixstoreBackend, getImageRecord, type FileDelivery } from 'pixstore/backend'
 import { getImage, initPixstoreFrontend } from 'pixstore/frontend'
 import { definePixstoreImage } from 'pixstore/element'
 import { PixstoreError } from 'pixstore/shared'
 import type { ImageFetcher, ImageRecord } from 'pixstore/types'
-initPixstoreBackend({ dataDir: './images', defaultEndpointEnabled: false })
+const behindNginx: FileDelivery = { header: 'X-Accel-Redirect', prefix: '/pixstore-files/' }
+initPixstoreBackend({ dataDir: './images', defaultEndpointEnabled: false, fileDelivery: behindNginx })
 const record: ImageRecord | null = getImageRecord('42')
 // A 3.x-style typed custom fetcher, passing the abort signal on to fetch.
 const fetcher: ImageFetcher = async (r, _context, signal) => new Uint8Array(await (await fetch('/img/' + r.id, { signal })).arrayBuffer())

@@ -1,5 +1,6 @@
 import type { BodyPart } from '../body-parts.js'
 import { servingCore, type PixstoreBackend } from '../pixstore-backend.js'
+import { CIPHERTEXT_TYPE } from '../../shared/wire.js'
 import { encodeServedParts, headerLengthFor, parseClientToken } from './payload.js'
 
 /** A transport-neutral HTTP answer; the web and node handlers turn it into their own response. */
@@ -71,11 +72,13 @@ export async function answerImageRequest(backend: PixstoreBackend, request: Imag
   // Redirect delivery: a client that can follow a redirect says so. It gets one only with
   // the proof in the query string: with it in headers, the browser would send them on to
   // the object store, which costs a CORS preflight there; such a client is told instead.
-  const follows = backend.redirects && (request.query('redirect') === '1' || request.header('x-pixstore-redirect') === '1')
+  const { fileDelivery } = backend.config
+  const follows = (backend.redirects || fileDelivery !== undefined) && (request.query('redirect') === '1' || request.header('x-pixstore-redirect') === '1')
   const clientToken = parseClientToken(token)
   const variant = request.header('x-pixstore-variant') ?? request.query('variant')
-  // A HEAD is never redirected: a URL presigned for GET would refuse it.
-  const locate = follows && proofHeader === undefined && method === 'GET'
+  // A HEAD is never redirected: a URL presigned for GET would refuse it. A file the web
+  // server sends needs no proof in the query: the browser never leaves this origin.
+  const locate = follows && (proofHeader === undefined || fileDelivery !== undefined) && method === 'GET'
   // An image that is not streamed is read after room for its header, and sent in one write.
   const core = servingCore(backend)
   const served = core
@@ -83,6 +86,16 @@ export async function answerImageRequest(backend: PixstoreBackend, request: Imag
     : await backend.serveImage(id, clientToken, proof, { locate, variant })
   if (served.state === 'located') {
     return { status: 302, headers: { ...cors, Location: served.url, 'Cache-Control': 'no-store' }, body: [] }
+  }
+  if (served.state === 'file' && fileDelivery) {
+    // The web server answers with the file, keeping this type and Cache-Control (nginx drops
+    // the other headers): the type tells the client the body is the bare ciphertext.
+    const value = fileDelivery.header === 'X-Sendfile' ? served.path : `${fileDelivery.prefix}${served.relativePath}`
+    return {
+      status: 200,
+      headers: { ...cors, [fileDelivery.header]: value, 'Content-Type': CIPHERTEXT_TYPE, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' },
+      body: [],
+    }
   }
   // Marked as the route's own payload, so that a client can tell it from an object's bare
   // ciphertext whatever redirects led to it.

@@ -29,6 +29,7 @@ export function payloadLength(served: ServedImage): number {
     case 'updated':
       return UPDATED_HEADER_LENGTH + served.size
     case 'located':
+    case 'file':
       return 0
     default:
       return 1
@@ -53,8 +54,9 @@ export function encodeServed(served: ServedImage): PayloadParts {
     case 'variant':
       return { parts: [Uint8Array.of(PayloadState.Variant), served.body], length: payloadLength(served) }
     case 'located':
-      // Not a payload: the route answers it with a redirect to its URL.
-      throw new PixstoreError('INTERNAL', 'A located image is answered with a redirect to its URL, not a payload')
+    case 'file':
+      // Not a payload: the route answers with a redirect, or a header naming the file.
+      throw new PixstoreError('INTERNAL', `A ${served.state} image is answered without a payload`)
     case 'updated': {
       const { image } = served
       const header = encodeUpdatedHeader(image.token, served.dataKey, Buffer.from(image.iv, 'base64'), Buffer.from(image.tag, 'base64'))

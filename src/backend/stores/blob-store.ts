@@ -36,6 +36,12 @@ export interface BlobStore {
    * the store does not hand blobs out so.
    */
   locate?(key: string): Promise<string | undefined>
+  /**
+   * Optional capability: where the bytes under `key` are a file, its absolute path and its
+   * path below the store's folder, for a web server in front of the app to send it
+   * (`fileDelivery`).
+   */
+  filePath?(key: string): { path: string; relativePath: string }
   /** Optional capability: resolves if the store can be reached and used now (for readiness probes), else throws. */
   check?(): Promise<void>
   /** Releases handles. */

@@ -8,6 +8,8 @@ export interface StoredBlobs {
   readWithRoom?(key: string, room: number, size?: number, allocate?: (length: number) => Uint8Array): Promise<Uint8Array | undefined>
   /** A URL the blob can be fetched from, where the blob store hands blobs out so (never an inline blob). */
   locate?(key: string): Promise<string | undefined>
+  /** Where the blob is a file of the blob store (not inline), its paths (see `BlobStore.filePath`). */
+  filePath?(key: string): Promise<{ path: string; relativePath: string } | undefined>
   /** The blob as a stream with its size, where it can be streamed. */
   open?(key: string, allocate?: (length: number) => Uint8Array): Promise<BlobStream | undefined>
   delete(key: string): Promise<void>
@@ -21,7 +23,7 @@ export interface StoredBlobs {
  */
 export function storedBlobs(metadata: MetadataStore, blobs: BlobStore): StoredBlobs {
   const inline = metadata.inlineBlobs
-  if (!inline) return blobs
+  if (!inline) return { ...blobs, filePath: blobs.filePath && (async (key) => blobs.filePath!(key)) }
   const largerThanInline = (size: number | undefined) => size !== undefined && size > inline.maxBytes
   return {
     read: async (key) => (await inline.read(key)) ?? blobs.read(key),
@@ -52,6 +54,9 @@ export function storedBlobs(metadata: MetadataStore, blobs: BlobStore): StoredBl
       : undefined,
     locate: blobs.locate
       ? async (key) => ((await inline.read(key)) ? undefined : blobs.locate!(key))
+      : undefined,
+    filePath: blobs.filePath
+      ? async (key) => ((await inline.read(key)) ? undefined : blobs.filePath!(key))
       : undefined,
     async delete(key) {
       await inline.delete(key)

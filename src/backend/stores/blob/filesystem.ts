@@ -169,6 +169,10 @@ export function createFilesystemBlobStore(given: FilesystemBlobStoreOptions): Bl
         throw fail('read', cause)
       }
     },
+    filePath(key) {
+      const file = fileOf(key)
+      return { path: file, relativePath: path.relative(root, file).split(path.sep).join('/') }
+    },
     async delete(key) {
       try {
         await fs.rm(fileOf(key), { force: true })
