@@ -14,6 +14,7 @@ import { browserBuild } from '../../demo/browser-build.js'
 import { samplePicture } from '../../demo/sample-images.js'
 import { sleep, tempDir } from '../helpers.js'
 import { browserTestsEnabled, launchChromium } from './chromium.js'
+import { countingRoute, routePageCode, type RouteCounts } from './route-page.js'
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
 
@@ -32,28 +33,6 @@ const freePort = () =>
     })
   })
 
-// The page's code: loads every record (and one at a width), hashing what it shows.
-const pageCode = `
-import { createPixstoreFrontend } from 'pixstore/frontend'
-window.loadAll = async (records, dbName) => {
-  const frontend = createPixstoreFrontend({ indexedDbName: dbName })
-  const hashes = []
-  for (const record of records) {
-    const blob = await frontend.getImage(record)
-    const digest = await crypto.subtle.digest('SHA-256', await blob.arrayBuffer())
-    hashes.push([...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join(''))
-  }
-  await frontend.close()
-  return hashes
-}
-window.loadWidth = async (record, width, dbName) => {
-  const frontend = createPixstoreFrontend({ indexedDbName: dbName })
-  const blob = await frontend.getImage(record, undefined, { width })
-  const bitmap = await createImageBitmap(blob)
-  await frontend.close()
-  return { type: blob.type, width: bitmap.width }
-}
-`
 
 describe.runIf(browserTestsEnabled())('file delivery behind nginx (X-Accel-Redirect) in Chromium', () => {
   const data = tempDir()
@@ -65,8 +44,7 @@ describe.runIf(browserTestsEnabled())('file delivery behind nginx (X-Accel-Redir
   let page: Page
   const originals = new Map<string, string>()
   let records: ImageRecord[] = []
-  // The route's answers by status, and the body bytes Node wrote for them.
-  const counts = { route: {} as Record<number, number>, bodyBytes: 0 }
+  const counts: RouteCounts = { route: {}, routeBodyBytes: 0 }
 
   beforeAll(async () => {
     const nginxBinary = findNginx()
@@ -82,21 +60,11 @@ describe.runIf(browserTestsEnabled())('file delivery behind nginx (X-Accel-Redir
     }
     records = await Promise.all([...originals.keys()].map(async (id) => (await backend.getImageRecordAsync(id))!))
 
-    const bundle = await build({ ...browserBuild, stdin: { contents: pageCode, resolveDir: path.resolve('.'), loader: 'js' } })
+    const bundle = await build({ ...browserBuild, stdin: { contents: routePageCode, resolveDir: path.resolve('.'), loader: 'js' } })
     const script = bundle.outputFiles[0]!.text
-    const handler = createNodeHandler(backend)
+    const route = countingRoute(createNodeHandler(backend), counts)
     app = http.createServer((req, res) => {
-      if (req.url!.startsWith('/pixstore-image/')) {
-        const write = res.write.bind(res)
-        const end = res.end.bind(res)
-        const count = (chunk: unknown) => {
-          if (chunk && typeof chunk !== 'function') counts.bodyBytes += Buffer.byteLength(chunk as Buffer)
-        }
-        res.write = ((chunk: unknown, ...rest: unknown[]) => (count(chunk), write(chunk as Buffer, ...(rest as [])))) as typeof res.write
-        res.end = ((chunk?: unknown, ...rest: unknown[]) => (count(chunk), end(chunk as Buffer, ...(rest as [])))) as typeof res.end
-        res.on('finish', () => (counts.route[res.statusCode] = (counts.route[res.statusCode] ?? 0) + 1))
-        return void handler(req, res)
-      }
+      if (req.url!.startsWith('/pixstore-image/')) return route(req, res)
       if (req.url === '/page.js') return void res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(script)
       res.writeHead(200, { 'Content-Type': 'text/html' }).end('<!doctype html><script type="module" src="/page.js"></script>')
     })
@@ -157,28 +125,28 @@ http {
 
   const reset = () => {
     counts.route = {}
-    counts.bodyBytes = 0
+    counts.routeBodyBytes = 0
   }
 
   it('shows every image from the file nginx sends: one request each, and Node writes no image byte', async () => {
     reset()
     const hashes = await page.evaluate(
-      ([list]) => (window as unknown as { loadAll(r: ImageRecord[], n: string): Promise<string[]> }).loadAll(list, 'files'),
+      ([list]) => (window as unknown as { loadAll(o: string, r: ImageRecord[], n: string): Promise<string[]> }).loadAll('', list, 'files'),
       [records] as const,
     )
     expect(hashes).toEqual(records.map((record) => originals.get(record.id)))
-    expect(counts).toEqual({ route: { 200: 4 }, bodyBytes: 0 })
+    expect(counts).toEqual({ route: { 200: 4 }, routeBodyBytes: 0 })
   })
 
   it('a variant comes from its file too', async () => {
     const record = await backend.saveImage(samplePicture(7, 120), { id: 'with-variants', variants: { widths: [32], formats: ['webp'] } })
     reset()
     const shown = await page.evaluate(
-      ([r]) => (window as unknown as { loadWidth(r: ImageRecord, w: number, n: string): Promise<unknown> }).loadWidth(r, 30, 'variant'),
+      ([r]) => (window as unknown as { loadWidth(o: string, r: ImageRecord, w: number, n: string): Promise<unknown> }).loadWidth('', r, 30, 'variant'),
       [record] as const,
     )
     expect(shown).toEqual({ type: 'image/webp', width: 32 })
-    expect(counts).toEqual({ route: { 200: 1 }, bodyBytes: 0 })
+    expect(counts).toEqual({ route: { 200: 1 }, routeBodyBytes: 0 })
   })
 
   it('a record of an older version gets the new image from the route itself (Updated)', async () => {
@@ -187,11 +155,11 @@ http {
     await backend.updateImage(stale.id, replacement)
     reset()
     const hashes = await page.evaluate(
-      ([list]) => (window as unknown as { loadAll(r: ImageRecord[], n: string): Promise<string[]> }).loadAll(list, 'stale'),
+      ([list]) => (window as unknown as { loadAll(o: string, r: ImageRecord[], n: string): Promise<string[]> }).loadAll('', list, 'stale'),
       [[stale] as ImageRecord[]] as const,
     )
     expect(hashes).toEqual([sha256(replacement)])
     expect(counts.route).toEqual({ 200: 1 })
-    expect(counts.bodyBytes).toBeGreaterThan(replacement.length)
+    expect(counts.routeBodyBytes).toBeGreaterThan(replacement.length)
   })
 })

@@ -12,13 +12,11 @@ import { samplePicture } from '../../demo/sample-images.js'
 import { tempDir } from '../helpers.js'
 import { startS3 } from '../stores/services.js'
 import { browserTestsEnabled, launchChromium } from './chromium.js'
+import { countingRoute, routePageCode, type RouteCounts } from './route-page.js'
 
-interface Counts {
+interface Counts extends RouteCounts {
   /** Requests the object store got, by method. */
   s3: Record<string, number>
-  /** Answers of the image route, by status, and the body bytes Node wrote for them. */
-  route: Record<number, number>
-  routeBodyBytes: number
 }
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
@@ -27,28 +25,6 @@ const listen = async (server: http.Server, host: string) => {
   return `http://${host}:${(server.address() as AddressInfo).port}`
 }
 
-// The page's code: a frontend instance per run, loading records through the route at `routeOrigin`.
-const pageCode = `
-import { createPixstoreFrontend } from 'pixstore/frontend'
-window.loadAll = async (routeOrigin, records, dbName) => {
-  const frontend = createPixstoreFrontend({ defaultEndpointConnectHost: routeOrigin, indexedDbName: dbName })
-  const hashes = []
-  for (const record of records) {
-    const blob = await frontend.getImage(record)
-    const digest = await crypto.subtle.digest('SHA-256', await blob.arrayBuffer())
-    hashes.push([...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join(''))
-  }
-  await frontend.close()
-  return hashes
-}
-window.loadWidth = async (routeOrigin, record, width, dbName) => {
-  const frontend = createPixstoreFrontend({ defaultEndpointConnectHost: routeOrigin, indexedDbName: dbName })
-  const blob = await frontend.getImage(record, undefined, { width })
-  const bitmap = await createImageBitmap(blob)
-  await frontend.close()
-  return { type: blob.type, width: bitmap.width }
-}
-`
 
 describe.runIf(browserTestsEnabled())('redirect delivery from S3 (s3rver, bucket CORS as documented) in Chromium', () => {
   const data = tempDir()
@@ -62,19 +38,6 @@ describe.runIf(browserTestsEnabled())('redirect delivery from S3 (s3rver, bucket
   const counts: Counts = { s3: {}, route: {}, routeBodyBytes: 0 }
   const originals = new Map<string, string>()
   let records: ImageRecord[] = []
-
-  /** An image route that counts its answers and the body bytes Node writes for them. */
-  const countingRoute = (handler: ReturnType<typeof createNodeHandler>) => (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const write = res.write.bind(res)
-    const count = (chunk: unknown) => {
-      if (chunk && typeof chunk !== 'function') counts.routeBodyBytes += Buffer.byteLength(chunk as Buffer)
-    }
-    res.write = ((chunk: unknown, ...rest: unknown[]) => (count(chunk), write(chunk as Buffer, ...(rest as [])))) as typeof res.write
-    const end = res.end.bind(res)
-    res.end = ((chunk?: unknown, ...rest: unknown[]) => (count(chunk), end(chunk as Buffer, ...(rest as [])))) as typeof res.end
-    res.on('finish', () => (counts.route[res.statusCode] = (counts.route[res.statusCode] ?? 0) + 1))
-    void handler(req, res)
-  }
 
   beforeAll(async () => {
     s3 = await startS3({ cors: true })
@@ -102,9 +65,9 @@ describe.runIf(browserTestsEnabled())('redirect delivery from S3 (s3rver, bucket
     }
     records = await Promise.all([...originals.keys()].map(async (id) => (await backend.getImageRecordAsync(id))!))
 
-    const bundle = await build({ ...browserBuild, stdin: { contents: pageCode, resolveDir: path.resolve('.'), loader: 'js' } })
+    const bundle = await build({ ...browserBuild, stdin: { contents: routePageCode, resolveDir: path.resolve('.'), loader: 'js' } })
     const script = bundle.outputFiles[0]!.text
-    const route = countingRoute(createNodeHandler(backend))
+    const route = countingRoute(createNodeHandler(backend), counts)
     const app = http.createServer((req, res) => {
       if (req.url!.startsWith('/pixstore-image/')) return route(req, res)
       if (req.url === '/page.js') return void res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(script)
