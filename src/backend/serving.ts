@@ -212,8 +212,6 @@ export function createServing(
   return {
     /** Whether the blob store can hand blobs out itself (`locate`). */
     canLocate: blobs.locate !== undefined,
-    /** Whether a client holding the current version may be answered without the bytes (a redirect, or a file the web server sends). */
-    canHandOut,
     /**
      * What to answer a request for `imageId` from a client holding version `clientToken`
      * (`undefined` for none) with `proof`. Never throws: a failure is `failed`, and logged.
