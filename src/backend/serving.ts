@@ -1,7 +1,7 @@
 import type { BodyPart } from './body-parts.js'
 import { isValidId } from './ids.js'
 import type { ProofSigner } from './proof.js'
-import type { StoredBlobs } from './stores/stored-blobs.js'
+import { frameAfter, type StoredBlobs } from './stores/stored-blobs.js'
 import { readCurrentBlob } from './stores/every-image.js'
 import type { MetadataStore, StoredImage } from './stores/metadata-store.js'
 import { parseVariantName, variantName, type ImageVariant } from '../shared/variants.js'
@@ -113,8 +113,7 @@ export function createServing(
       if (!found.blob) return loadCurrent(id, options, timings, found.image)
       const room = headerRoom?.(found.image) ?? 0
       if (room === 0) return { image: found.image, body: found.blob as BodyPart, size: found.blob.byteLength }
-      const frame = (allocate ?? Buffer.allocUnsafe)(room + found.blob.byteLength)
-      frame.set(found.blob, room)
+      const frame = frameAfter(found.blob, room, allocate)
       return { image: found.image, body: frame.subarray(room) as BodyPart, size: found.blob.byteLength, frame }
     }
     const found = await readCurrentBlob(metadata, id, async (image) => {

@@ -1,6 +1,15 @@
 import type { BlobInfo, BlobStore, BlobStream } from './blob-store.js'
 import type { MetadataStore } from './metadata-store.js'
 
+type FilePaths = ReturnType<NonNullable<BlobStore['filePath']>>
+
+/** `bytes` in a buffer from `allocate`, after `room` free bytes. */
+export function frameAfter(bytes: Uint8Array, room: number, allocate: (length: number) => Uint8Array = Buffer.allocUnsafe): Uint8Array {
+  const framed = allocate(room + bytes.byteLength)
+  framed.set(bytes, room)
+  return framed
+}
+
 /** Every blob of a backend, wherever it lives: inline in the metadata store, or in the blob store. */
 export interface StoredBlobs {
   read(key: string): Promise<Uint8Array | undefined>
@@ -9,7 +18,7 @@ export interface StoredBlobs {
   /** A URL the blob can be fetched from, where the blob store hands blobs out so (never an inline blob). */
   locate?(key: string): Promise<string | undefined>
   /** Where the blob is a file of the blob store (not inline), its paths (see `BlobStore.filePath`). */
-  filePath?(key: string): Promise<{ path: string; relativePath: string } | undefined>
+  filePath?(key: string): FilePaths | undefined | Promise<FilePaths | undefined>
   /** The blob as a stream with its size, where it can be streamed. */
   open?(key: string, allocate?: (length: number) => Uint8Array): Promise<BlobStream | undefined>
   delete(key: string): Promise<void>
@@ -23,7 +32,7 @@ export interface StoredBlobs {
  */
 export function storedBlobs(metadata: MetadataStore, blobs: BlobStore): StoredBlobs {
   const inline = metadata.inlineBlobs
-  if (!inline) return { ...blobs, filePath: blobs.filePath && (async (key) => blobs.filePath!(key)) }
+  if (!inline) return blobs
   const largerThanInline = (size: number | undefined) => size !== undefined && size > inline.maxBytes
   return {
     read: async (key) => (await inline.read(key)) ?? blobs.read(key),
@@ -35,9 +44,7 @@ export function storedBlobs(metadata: MetadataStore, blobs: BlobStore): StoredBl
           }
           const bytes = await inline.read(key)
           if (!bytes) return largerThanInline(size) ? undefined : blobs.readWithRoom!(key, room, size, allocate)
-          const framed = allocate(room + bytes.byteLength)
-          framed.set(bytes, room)
-          return framed
+          return frameAfter(bytes, room, allocate)
         }
       : undefined,
     open: blobs.open
