@@ -4,22 +4,31 @@ import { IV_LENGTH, KEY_LENGTH } from '../shared/wire.js'
 
 /** One encrypted image version: ciphertext of `[format byte][image bytes]` and its meta. */
 export interface EncryptedImage {
-  ciphertext: Buffer
+  /** The ciphertext in order, in parts of at most `partBytes` (the first is the format byte's). */
+  parts: Buffer[]
+  byteLength: number
   key: Buffer
   iv: Buffer
   tag: Buffer
 }
 
+/** The part size `encryptImage` is given for images kept as blobs. */
+export const ENCRYPTION_PART_BYTES = 256 * 1024
+
 /**
  * Encrypts `[formatByte][image]` under a fresh random 256-bit key and 96-bit IV
- * (AES-256-GCM, 128-bit tag).
+ * (AES-256-GCM, 128-bit tag). The ciphertext comes in parts: a large image encrypted in
+ * parts of a few hundred KiB runs several times faster than whole, because its output is
+ * not one large new allocation (whose pages the kernel must first map).
  */
-export function encryptImage(formatByte: number, image: Uint8Array): EncryptedImage {
+export function encryptImage(formatByte: number, image: Uint8Array, partBytes = Infinity): EncryptedImage {
   const key = randomBytes(KEY_LENGTH)
   const iv = randomBytes(IV_LENGTH)
   const cipher = createCipheriv('aes-256-gcm', key, iv)
-  const ciphertext = Buffer.concat([cipher.update(Uint8Array.of(formatByte)), cipher.update(image), cipher.final()])
-  return { ciphertext, key, iv, tag: cipher.getAuthTag() }
+  const parts = [cipher.update(Uint8Array.of(formatByte))]
+  for (let at = 0; at < image.byteLength; at += partBytes) parts.push(cipher.update(image.subarray(at, at + partBytes)))
+  cipher.final()
+  return { parts, byteLength: 1 + image.byteLength, key, iv, tag: cipher.getAuthTag() }
 }
 
 /**

@@ -130,7 +130,7 @@ export interface PixstoreBackend {
    * @throws PixstoreError `STORAGE_FAILED` naming the store that cannot be reached.
    */
   ready(): Promise<void>
-  /** Stops recording this instance and closes its stores. */
+  /** Waits for the removal of replaced versions' blobs under way, stops recording this instance and closes its stores. */
   close(): Promise<void>
 }
 
@@ -263,7 +263,7 @@ export function openBackend(config: PixstoreBackendConfig | undefined, where: st
     },
     async close() {
       try {
-        await beat.stop()
+        await Promise.all([beat.stop(), writer.settled()])
       } finally {
         await Promise.all([metadata.close(), blobs.close()])
       }

@@ -4,7 +4,7 @@ import { ownProperties } from '../shared/options.js'
 import type { ImageRecord } from '../types/index.js'
 import type { ResolvedBackendConfig } from './config.js'
 import type { Events } from './events.js'
-import { encryptImage } from './encryption.js'
+import { ENCRYPTION_PART_BYTES, encryptImage } from './encryption.js'
 import { assertValidId, generateId } from './ids.js'
 import { readImageFileWithin } from './image-file.js'
 import { inspectImage } from './images/inspect.js'
@@ -103,6 +103,15 @@ export function createWriter({ config, metadata, blobs, keys, events, toRecord }
     }
   }
 
+  // The blobs of a replaced version are removed after the update is acknowledged: no row
+  // names them any more, so nothing waits for their removal (one the process does not live
+  // to remove is left to gc, as after a crash). `settled` waits for those under way.
+  const removing = new Set<Promise<unknown>>()
+  const removeLater = (keys: readonly string[]) => {
+    const removal = removeBlobs(blobs, keys).finally(() => removing.delete(removal))
+    removing.add(removal)
+  }
+
   async function write(id: string, input: unknown, mode: 'create' | 'update', chosen: VariantChoice): Promise<ImageRecord> {
     const bytes = toBytes(input)
     if (bytes.byteLength > config.imageMaxBytes) throw tooLarge(bytes.byteLength)
@@ -118,13 +127,16 @@ export function createWriter({ config, metadata, blobs, keys, events, toRecord }
     const stored = image.stripped
     const variantOptions = chosen === undefined ? config.variants : chosen
     const made = variantOptions ? await makeVariants(stored, image.format, variantOptions, config.imageMaxPixels) : undefined
-    const encrypted = encryptImage(formatByte, stored)
+    // The ciphertext is the format byte and the image: one buffer when it goes inline in
+    // the metadata store, parts when it goes to the blob store.
+    const inline = metadata.inlineBlobs !== undefined && 1 + stored.byteLength <= metadata.inlineBlobs.maxBytes
+    const encrypted = encryptImage(formatByte, stored, inline ? Infinity : ENCRYPTION_PART_BYTES)
+    const inlineBlob = inline ? Buffer.concat(encrypted.parts) : undefined
     // Every version gets new blobs, durable before the metadata points at them (or, kept
     // inline, committed with it), so a reader or a crash only ever meets a complete old
     // version with all its variants or a complete new one.
     const blobKey = randomBytes(16).toString('hex')
-    const inline = metadata.inlineBlobs !== undefined && encrypted.ciphertext.byteLength <= metadata.inlineBlobs.maxBytes
-    const written = [...(inline ? [] : [{ key: blobKey, bytes: encrypted.ciphertext }]), ...variantBlobs(blobKey, encrypted.key, made?.variants ?? [])]
+    const written = [...(inline ? [] : [{ key: blobKey, bytes: encrypted.parts }]), ...variantBlobs(blobKey, encrypted.key, made?.variants ?? [])]
     await writeBlobs(blobs, written)
     const version = {
       id,
@@ -140,7 +152,7 @@ export function createWriter({ config, metadata, blobs, keys, events, toRecord }
     }
     let committed: Awaited<ReturnType<MetadataStore['commit']>>
     try {
-      committed = await commitWrapped(version, encrypted.key, mode, inline ? encrypted.ciphertext : undefined)
+      committed = await commitWrapped(version, encrypted.key, mode, inlineBlob)
     } catch (error) {
       // A commit can fail after it took effect (a timeout or a dropped connection while the
       // database committed): the row is read back, and the blob removed only when the row is
@@ -154,7 +166,7 @@ export function createWriter({ config, metadata, blobs, keys, events, toRecord }
       if (after) await removeBlobs(blobs, written.map((blob) => blob.key))
       throw error
     }
-    if (committed.replaced) await removeBlobs(blobs, blobKeysOf(committed.replaced))
+    if (committed.replaced) removeLater(blobKeysOf(committed.replaced))
     return toRecord(committed.image)
   }
 
@@ -194,6 +206,10 @@ export function createWriter({ config, metadata, blobs, keys, events, toRecord }
         if (removed) await removeBlobs(blobs, blobKeysOf(removed))
         return removed !== undefined
       }),
+    /** Resolves once the blobs of replaced versions are removed. */
+    settled: async (): Promise<void> => {
+      while (removing.size > 0) await Promise.all(removing)
+    },
     async exists(id: string): Promise<boolean> {
       assertValidId(id)
       return (await metadata.get(id)) !== undefined

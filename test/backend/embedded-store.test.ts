@@ -3,7 +3,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import Database from 'better-sqlite3'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createNodeHandler, createPixstoreBackend, createWebHandler, type PixstoreBackend } from 'pixstore/backend'
 import { samplePicture } from '../../demo/sample-images.js'
 import { decryptUpdatedPayload, fixture, listFiles, tempDir } from '../helpers.js'
@@ -36,11 +36,11 @@ describe('the embedded store', () => {
     expect(inlineKeys(data.dir)).toHaveLength(1)
     expect(listFiles(images)).toHaveLength(1)
 
-    // Small to large and large to small: each old blob goes with its commit.
+    // Small to large and large to small: each old inline blob goes with its commit, each old file right after.
     await backend.updateImage('a', large)
     await backend.updateImage('b', small)
     expect(inlineKeys(data.dir)).toHaveLength(1)
-    expect(listFiles(images)).toHaveLength(1)
+    await vi.waitFor(() => expect(listFiles(images)).toHaveLength(1))
     expect((await backend.verify()).failures).toEqual([])
     const stats = await backend.getStats()
     expect(stats.blobs).toEqual({ count: 2, bytes: small.length + 1 + large.length + 1 })

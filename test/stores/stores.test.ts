@@ -50,6 +50,22 @@ describe('the filesystem blob store', () => {
     }
   })
 
+  it('writes parts as one blob, however many and however small', async () => {
+    const data = tempDir()
+    const store = createFilesystemBlobStore({ dir: data.dir })
+    try {
+      const big = randomBytes(600_000)
+      // An empty part, a 1-byte part, and more parts than one writev takes (1,024 on Linux).
+      const parts = [Buffer.alloc(0), Buffer.from([7]), big.subarray(0, 262_144), big.subarray(262_144), ...Array.from({ length: 1500 }, (_, i) => Buffer.from([i & 255]))]
+      const key = randomBytes(16).toString('hex')
+      await store.writeParts!(key, parts)
+      expect(Buffer.from((await store.read(key))!).equals(Buffer.concat(parts))).toBe(true)
+    } finally {
+      await store.close()
+      data.remove()
+    }
+  })
+
   it('streams into the buffers the caller allocates, and closes the file of a stream never read', async () => {
     const data = tempDir()
     const store = createFilesystemBlobStore({ dir: data.dir })

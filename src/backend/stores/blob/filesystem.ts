@@ -56,6 +56,18 @@ function fileChunks(
   }
 }
 
+/** Writes every part, in order, from the start of a new file: one `writev` when the system takes them all at once. */
+async function writeAll(handle: fs.FileHandle, parts: readonly Uint8Array[]): Promise<void> {
+  const rest = parts.filter((part) => part.byteLength > 0)
+  while (rest.length > 0) {
+    let { bytesWritten } = await handle.writev(rest)
+    if (bytesWritten === 0) throw new Error('the file took no bytes')
+    // A short write (rare, for a regular file): carry on from where it stopped.
+    while (rest.length > 0 && bytesWritten >= rest[0]!.byteLength) bytesWritten -= rest.shift()!.byteLength
+    if (rest.length > 0 && bytesWritten > 0) rest[0] = rest[0]!.subarray(bytesWritten)
+  }
+}
+
 /**
  * The embedded blob store: one file per image version under `dir`, spread over 256
  * sub-folders by the first two characters of the key.
@@ -93,33 +105,36 @@ export function createFilesystemBlobStore(given: FilesystemBlobStoreOptions): Bl
     madeDirs.add(dir)
   }
 
-  return {
-    async write(key, bytes) {
-      const file = fileOf(key)
-      const dir = path.dirname(file)
-      let handle: fs.FileHandle | undefined
-      try {
+  const writeParts = async (key: string, parts: readonly Uint8Array[]) => {
+    const file = fileOf(key)
+    const dir = path.dirname(file)
+    let handle: fs.FileHandle | undefined
+    try {
+      await makeDir(dir)
+      handle = await fs.open(file, 'wx', 0o600).catch(async (error: NodeJS.ErrnoException) => {
+        // A sub-folder removed by hand since: made again.
+        if (error.code !== 'ENOENT') throw error
+        madeDirs.delete(dir)
         await makeDir(dir)
-        handle = await fs.open(file, 'wx', 0o600).catch(async (error: NodeJS.ErrnoException) => {
-          // A sub-folder removed by hand since: made again.
-          if (error.code !== 'ENOENT') throw error
-          madeDirs.delete(dir)
-          await makeDir(dir)
-          return fs.open(file, 'wx', 0o600)
-        })
-        await handle.writeFile(bytes)
-        // The bytes and the new directory entry must both be durable, or a crash could
-        // forget the file: the two syncs run side by side.
-        const opened = handle
-        await Promise.all([opened.sync(), syncDir(dir)])
-        handle = undefined
-        await opened.close()
-      } catch (cause) {
-        await handle?.close().catch(() => undefined)
-        await fs.rm(file, { force: true }).catch(() => undefined)
-        throw fail('write', cause)
-      }
-    },
+        return fs.open(file, 'wx', 0o600)
+      })
+      await writeAll(handle, parts)
+      // The bytes and the new directory entry must both be durable, or a crash could
+      // forget the file: the two syncs run side by side.
+      const opened = handle
+      await Promise.all([opened.sync(), syncDir(dir)])
+      handle = undefined
+      await opened.close()
+    } catch (cause) {
+      await handle?.close().catch(() => undefined)
+      await fs.rm(file, { force: true }).catch(() => undefined)
+      throw fail('write', cause)
+    }
+  }
+
+  return {
+    write: (key, bytes) => writeParts(key, [bytes]),
+    writeParts,
     read(key) {
       return this.readWithRoom!(key, 0)
     },
@@ -174,11 +189,10 @@ export function createFilesystemBlobStore(given: FilesystemBlobStoreOptions): Bl
       return { path: file, relativePath: path.relative(root, file).split(path.sep).join('/') }
     },
     async delete(key) {
-      try {
-        await fs.rm(fileOf(key), { force: true })
-      } catch (cause) {
-        throw fail('delete', cause)
-      }
+      // unlink alone (rm would stat the file first): a file already gone is no failure.
+      await fs.unlink(fileOf(key)).catch((cause: NodeJS.ErrnoException) => {
+        if (cause.code !== 'ENOENT') throw fail('delete', cause)
+      })
     },
     async *list() {
       const shards = await fs.readdir(root).catch(() => [] as string[])
