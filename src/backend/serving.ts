@@ -111,8 +111,8 @@ export function createServing(
       const found = await metadata.inlineBlobs.getWithBlob(id)
       if (!found) return undefined
       if (!found.blob) return loadCurrent(id, options, timings, found.image)
+      // Copied even without room: the store's blob may be shared with other readers.
       const room = headerRoom?.(found.image) ?? 0
-      if (room === 0) return { image: found.image, body: found.blob as BodyPart, size: found.blob.byteLength }
       const frame = frameAfter(found.blob, room, allocate)
       return { image: found.image, body: frame.subarray(room) as BodyPart, size: found.blob.byteLength, frame }
     }

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { ImageVersion, MetadataStore, StoredImage } from 'pixstore/backend'
 
-const version = (id: string, overrides: Partial<ImageVersion> = {}): ImageVersion => ({
+/** A new version of `id` with random key material, as a writer commits it. */
+export const version = (id: string, overrides: Partial<ImageVersion> = {}): ImageVersion => ({
   id,
   keyId: 'k1',
   wrappedKey: randomBytes(60).toString('base64'),

@@ -45,7 +45,8 @@ export interface InlineBlobs {
   /**
    * Optional capability: the row of `id` and, when its blob is inline, that blob, in one
    * read (`undefined` without a row). The image route then answers a small image with one
-   * query instead of two.
+   * query instead of two. The blob may be shared with other callers (the SQLite store keeps
+   * those of recent reads): a caller never changes it.
    */
   getWithBlob?(id: string): Promise<{ image: StoredImage; blob: Uint8Array | undefined } | undefined>
   /** Removes an inline blob no row names (an orphan `gc` found); `true` if there was one. */

@@ -1,6 +1,7 @@
 import { ownProperties } from '../../../shared/options.js'
 import { PixstoreError } from '../../../shared/errors.js'
 import { fromRow, inIdOrder, variantsColumn, type ImageRow } from './row.js'
+import { createRowCache } from './row-cache.js'
 import { openSqliteDatabase } from './sqlite-schema.js'
 import { retiredKeyError, type ImageVersion, type InstanceInfo, type MetadataStore, type StoredImage, type WrappedKey } from '../metadata-store.js'
 
@@ -23,6 +24,8 @@ export interface SqliteMetadataStore extends MetadataStore {
 /**
  * The embedded metadata store: one SQLite file in WAL mode, shared safely by several
  * processes on one machine. Reads are synchronous, so `getImageRecord` works without `await`.
+ * The rows of recent reads are kept in memory while the database is unchanged (any commit,
+ * by any process, drops them), and handed out frozen.
  */
 export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): MetadataStore {
   return openSqliteMetadataStore(options)
@@ -148,11 +151,14 @@ export function openSqliteMetadataStore(given: SqliteMetadataStoreOptions): Sqli
     }
   }
 
+  const rows = createRowCache(db)
   const getSync = (id: string) =>
-    guard('read', () => {
-      const row = select.get(id)
-      return row && fromRow(row)
-    })
+    guard('read', () =>
+      rows.row(id, () => {
+        const row = select.get(id)
+        return row && fromRow(row)
+      }),
+    )
 
   const getManySync = (ids: readonly string[]) => guard('read', () => inIdOrder(ids, selectMany.all(JSON.stringify(ids))))
 
@@ -210,10 +216,12 @@ export function openSqliteMetadataStore(given: SqliteMetadataStoreOptions): Sqli
       maxBytes: inlineMaxBytes,
       read: async (key) => guard('read', () => selectInline.get(key)),
       getWithBlob: async (id) =>
-        guard('read', () => {
-          const row = selectWithInline.get(id)
-          return row && { image: fromRow(row), blob: row.inline_data ?? undefined }
-        }),
+        guard('read', () =>
+          rows.withBlob(id, () => {
+            const row = selectWithInline.get(id)
+            return row && { image: fromRow(row), blob: row.inline_data ?? undefined }
+          }),
+        ),
       delete: async (key) => guard('delete', () => deleteInline.run(key).changes === 1),
       async *list() {
         yield* guard('list', () => listInline.all().map((row) => ({ key: row.key, size: row.size, modifiedAt: row.created_at })))
