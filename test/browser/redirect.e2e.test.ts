@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { build } from 'esbuild'
 import type { Browser, Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createNodeHandler, createPixstoreBackend, createS3BlobStore, createSqliteMetadataStore, type PixstoreBackend } from 'pixstore/backend'
 import type { ImageRecord } from 'pixstore/types'
 import { browserBuild } from '../../demo/browser-build.js'
@@ -133,7 +133,10 @@ describe.runIf(browserTestsEnabled())('redirect delivery from S3 (s3rver, bucket
   it('a record of an older version gets the new image inline (Updated), and a warm load asks nothing', async () => {
     const stale = records[0]!
     const replacement = samplePicture(40, 90)
+    for (const key of Object.keys(counts.s3)) delete counts.s3[key]
     await backend.updateImage(stale.id, replacement)
+    // The replaced object is deleted right after the update resolves.
+    await vi.waitFor(() => expect(counts.s3.DELETE).toBe(1))
     originals.set(stale.id, sha256(replacement))
     const cold = await run(apiOrigin, 'after-update')
     expect(cold.route).toEqual({ 200: 1, 302: 5 })
