@@ -96,4 +96,22 @@ describe('the row cache', () => {
     expect(reads.filter((id) => id === 'big')).toHaveLength(2)
     db.close()
   })
+
+  it('keeps nothing read inside a transaction, which a rollback may undo', () => {
+    const db = new Database(':memory:')
+    const cache = createRowCache(db)
+    const reads: string[] = []
+    const read = () => cache.row('t', () => (reads.push('t'), image('t')))
+    db.exec('CREATE TABLE x (y)')
+    const rolledBack = db.transaction(() => {
+      read()
+      read()
+      throw new Error('rolled back')
+    })
+    expect(() => rolledBack()).toThrow('rolled back')
+    read()
+    read()
+    expect(reads).toEqual(['t', 't', 't'])
+    db.close()
+  })
 })

@@ -71,6 +71,8 @@ export function createRowCache(db: Database.Database, limits: RowCacheLimits = d
   return {
     /** The row of `id`, from the cache or from `read`. */
     row(id: string, read: () => StoredImage | undefined): StoredImage | undefined {
+      // Inside a transaction a read may see what a rollback then undoes: never kept.
+      if (db.inTransaction) return read()
       checkUnchanged()
       const cached = entries.get(id)
       if (cached) return cached.image
@@ -80,6 +82,7 @@ export function createRowCache(db: Database.Database, limits: RowCacheLimits = d
     },
     /** The row of `id` with its inline blob (`undefined` if it has none), from the cache or from `read`. The blob is shared: never change it. */
     withBlob(id: string, read: () => { image: StoredImage; blob: Buffer | undefined } | undefined) {
+      if (db.inTransaction) return read()
       checkUnchanged()
       const cached = entries.get(id)
       if (cached && cached.blob !== undefined) return { image: cached.image, blob: cached.blob ?? undefined }
