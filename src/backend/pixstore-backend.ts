@@ -263,8 +263,9 @@ export function openBackend(config: PixstoreBackendConfig | undefined, where: st
     },
     async close() {
       try {
-        await Promise.all([beat.stop(), writer.settled()])
+        await beat.stop()
       } finally {
+        await writer.settled()
         await Promise.all([metadata.close(), blobs.close()])
       }
     },

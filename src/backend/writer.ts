@@ -38,6 +38,9 @@ export interface UpdateImageOptions {
 
 type VariantChoice = ResolvedVariants | false | undefined
 
+/** Removals of replaced versions' blobs under way beyond which an update waits for its own. */
+const MAX_REMOVALS = 64
+
 function toBytes(image: unknown): Uint8Array {
   if (image instanceof Uint8Array) return image
   if (image instanceof ArrayBuffer) return new Uint8Array(image)
@@ -105,11 +108,14 @@ export function createWriter({ config, metadata, blobs, keys, events, toRecord }
 
   // The blobs of a replaced version are removed after the update is acknowledged: no row
   // names them any more, so nothing waits for their removal (one the process does not live
-  // to remove is left to gc, as after a crash). `settled` waits for those under way.
+  // to remove is left to gc, as after a crash). `settled` waits for those under way. Past
+  // MAX_REMOVALS removals under way, an update waits for its own, so a burst of updates
+  // cannot pile up deletes without bound.
   const removing = new Set<Promise<unknown>>()
-  const removeLater = (keys: readonly string[]) => {
+  const removeLater = async (keys: readonly string[]) => {
     const removal = removeBlobs(blobs, keys).finally(() => removing.delete(removal))
     removing.add(removal)
+    if (removing.size > MAX_REMOVALS) await removal
   }
 
   async function write(id: string, input: unknown, mode: 'create' | 'update', chosen: VariantChoice): Promise<ImageRecord> {
@@ -166,7 +172,7 @@ export function createWriter({ config, metadata, blobs, keys, events, toRecord }
       if (after) await removeBlobs(blobs, written.map((blob) => blob.key))
       throw error
     }
-    if (committed.replaced) removeLater(blobKeysOf(committed.replaced))
+    if (committed.replaced) await removeLater(blobKeysOf(committed.replaced))
     return toRecord(committed.image)
   }
 

@@ -5,12 +5,6 @@
 export interface BlobStore {
   /** Stores `bytes` under a new `key`; durable once the promise resolves. */
   write(key: string, bytes: Uint8Array): Promise<void>
-  /**
-   * Optional capability: stores the concatenation of `parts` under a new `key`, as `write`
-   * would, without their being copied into one buffer first (large images are encrypted in
-   * parts); durable once the promise resolves.
-   */
-  writeParts?(key: string, parts: readonly Uint8Array[]): Promise<void>
   /** The bytes under `key`, or `undefined` if there are none. */
   read(key: string): Promise<Uint8Array | undefined>
   /**

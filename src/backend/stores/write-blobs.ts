@@ -6,9 +6,27 @@ export interface NewBlob {
   bytes: Uint8Array | readonly Uint8Array[]
 }
 
-const writeOne = (store: BlobStore, { key, bytes }: NewBlob): Promise<void> => {
+/**
+ * Pixstore's own stores can write a blob given in parts (large images are encrypted in
+ * parts) without joining them first. The capability is a hidden property: a store an app
+ * wraps (`{ ...store, write }`) does not copy it, so every blob still goes through the
+ * wrapper's `write`.
+ */
+const writeParts = Symbol('pixstore.writeParts')
+
+type PartsWriter = (key: string, parts: readonly Uint8Array[]) => Promise<void>
+
+/** Gives `store` the hidden parts-writing capability; returns `store`. */
+export function withPartsWriter<S extends BlobStore>(store: S, write: PartsWriter): S {
+  Object.defineProperty(store, writeParts, { value: write, enumerable: false })
+  return store
+}
+
+/** Writes one blob: its parts as they are where the store can, else joined. */
+export const writeBlob = (store: BlobStore, { key, bytes }: NewBlob): Promise<void> => {
   if (bytes instanceof Uint8Array) return store.write(key, bytes)
-  return store.writeParts ? store.writeParts(key, bytes) : store.write(key, Buffer.concat(bytes))
+  const parts = (store as BlobStore & { [writeParts]?: PartsWriter })[writeParts]
+  return parts ? parts(key, bytes) : store.write(key, Buffer.concat(bytes))
 }
 
 /** Removes blobs no row names; one that cannot be removed now is left to gc. */
@@ -20,7 +38,7 @@ export const removeBlobs = (store: BlobStore, keys: readonly string[]): Promise<
  * write fails, those that succeeded are removed and the first failure is thrown.
  */
 export async function writeBlobs(store: BlobStore, blobs: readonly NewBlob[]): Promise<void> {
-  const settled = await Promise.allSettled(blobs.map((blob) => writeOne(store, blob)))
+  const settled = await Promise.allSettled(blobs.map((blob) => writeBlob(store, blob)))
   const failed = settled.find((result) => result.status === 'rejected')
   if (!failed) return
   await removeBlobs(store, blobs.filter((_, i) => settled[i]!.status === 'fulfilled').map((blob) => blob.key))

@@ -4,6 +4,7 @@ import path from 'node:path'
 import { ownProperties } from '../../../shared/options.js'
 import { PixstoreError } from '../../../shared/errors.js'
 import type { BlobStore } from '../blob-store.js'
+import { withPartsWriter } from '../write-blobs.js'
 
 const keyPattern = /^[0-9a-f]{32}$/
 
@@ -132,9 +133,8 @@ export function createFilesystemBlobStore(given: FilesystemBlobStoreOptions): Bl
     }
   }
 
-  return {
+  const store: BlobStore = {
     write: (key, bytes) => writeParts(key, [bytes]),
-    writeParts,
     read(key) {
       return this.readWithRoom!(key, 0)
     },
@@ -215,4 +215,5 @@ export function createFilesystemBlobStore(given: FilesystemBlobStoreOptions): Bl
     },
     async close() {},
   }
+  return withPartsWriter(store, writeParts)
 }
