@@ -6,7 +6,6 @@ import { IV_LENGTH, KEY_LENGTH } from '../shared/wire.js'
 export interface EncryptedImage {
   /** The ciphertext in order, in parts of at most `partBytes` (the first is the format byte's). */
   parts: Buffer[]
-  byteLength: number
   key: Buffer
   iv: Buffer
   tag: Buffer
@@ -28,7 +27,7 @@ export function encryptImage(formatByte: number, image: Uint8Array, partBytes = 
   const parts = [cipher.update(Uint8Array.of(formatByte))]
   for (let at = 0; at < image.byteLength; at += partBytes) parts.push(cipher.update(image.subarray(at, at + partBytes)))
   cipher.final()
-  return { parts, byteLength: 1 + image.byteLength, key, iv, tag: cipher.getAuthTag() }
+  return { parts, key, iv, tag: cipher.getAuthTag() }
 }
 
 /**

@@ -57,7 +57,7 @@ export function createRowCache(db: Database.Database, limits: RowCacheLimits = d
     const previous = entries.get(id)
     if (previous?.blob) blobBytes -= previous.blob.byteLength
     entries.delete(id)
-    if (entry.blob && (entry.blob.byteLength > limits.blobMaxBytes || entry.blob.byteLength > limits.blobBytes)) entry.blob = undefined
+    if (entry.blob && entry.blob.byteLength > Math.min(limits.blobMaxBytes, limits.blobBytes)) entry.blob = undefined
     if (entry.blob) blobBytes += entry.blob.byteLength
     entries.set(id, entry)
     // The oldest go first, past either limit.
