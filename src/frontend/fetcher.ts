@@ -56,10 +56,15 @@ export function createDefaultFetcher(config: () => ResolvedFrontendConfig): Imag
       if (signal?.aborted || config().proofTransport === 'headers') throw error
       response = await send(record, signal, false, variant)
     }
+    // Whether the answer came from where the route sent the browser (the object store).
+    const fromObject = (answer: Response) => answer.redirected && !fromRoute(answer, record.id, config())
+    let object = fromObject(response)
     // A redirect whose object is gone (replaced since) or refused, or a file the web server
     // no longer finds: the route answers itself.
-    const handedOut = response.redirected ? !fromRoute(response, record.id, config()) : response.status === 404
-    if (!response.ok && handedOut) response = await send(record, signal, false, variant)
+    if (!response.ok && (object || (!response.redirected && response.status === 404))) {
+      response = await send(record, signal, false, variant)
+      object = fromObject(response)
+    }
     if (!response.ok) {
       throw new PixstoreError('FETCH_FAILED', `Fetching image "${record.id}" failed with HTTP status ${response.status}`)
     }
@@ -71,8 +76,7 @@ export function createDefaultFetcher(config: () => ResolvedFrontendConfig): Imag
       if (signal?.aborted) throw signal.reason
       throw new PixstoreError('FETCH_FAILED', `Fetching image "${record.id}" failed while reading the response`, { cause })
     }
-    const bare = response.headers.get('content-type') === CIPHERTEXT_TYPE || (response.redirected && !fromRoute(response, record.id, config()))
-    if (!bare) return body
+    if (!object && response.headers.get('content-type') !== CIPHERTEXT_TYPE) return body
     // The object or file itself: the ciphertext of the version (or of the variant) the record names.
     const payload = new Uint8Array(body.byteLength + 1)
     payload[0] = variant === undefined ? PayloadState.Success : PayloadState.Variant
