@@ -13,8 +13,8 @@ import type { ImageRecord } from 'pixstore/types'
 import { browserBuild } from '../../demo/browser-build.js'
 import { samplePicture } from '../../demo/sample-images.js'
 import { sleep, tempDir } from '../helpers.js'
-import { browserTestsEnabled, launchChromium } from './chromium.js'
-import { countingRoute, routePageCode, type RouteCounts } from './route-page.js'
+import { browserTestsEnabled } from './chromium.js'
+import { countingRoute, openRoutePage, routePageCode, type RouteCounts } from './route-page.js'
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
 
@@ -107,10 +107,7 @@ http {
       if (attempt === 100 || nginx.exitCode !== null) throw new Error(`nginx did not start: ${fs.readFileSync(path.join(nginxDir.dir, 'error.log'), 'utf8')}`)
       await sleep(50)
     }
-    browser = await launchChromium()
-    page = await browser.newPage()
-    await page.goto(origin)
-    await page.waitForFunction(() => 'loadAll' in window)
+    ;({ browser, page } = await openRoutePage(origin))
   }, 60_000)
 
   afterAll(async () => {

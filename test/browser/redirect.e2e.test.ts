@@ -11,8 +11,8 @@ import { browserBuild } from '../../demo/browser-build.js'
 import { samplePicture } from '../../demo/sample-images.js'
 import { tempDir } from '../helpers.js'
 import { startS3 } from '../stores/services.js'
-import { browserTestsEnabled, launchChromium } from './chromium.js'
-import { countingRoute, routePageCode, type RouteCounts } from './route-page.js'
+import { browserTestsEnabled } from './chromium.js'
+import { countingRoute, openRoutePage, routePageCode, type RouteCounts } from './route-page.js'
 
 interface Counts extends RouteCounts {
   /** Requests the object store got, by method. */
@@ -77,10 +77,7 @@ describe.runIf(browserTestsEnabled())('redirect delivery from S3 (s3rver, bucket
     servers.push(app, api)
     appOrigin = await listen(app, 'localhost')
     apiOrigin = await listen(api, '127.0.0.1')
-    browser = await launchChromium()
-    page = await browser.newPage()
-    await page.goto(appOrigin)
-    await page.waitForFunction(() => 'loadAll' in window)
+    ;({ browser, page } = await openRoutePage(appOrigin))
   }, 60_000)
 
   afterAll(async () => {

@@ -1,5 +1,7 @@
 import type http from 'node:http'
+import type { Browser, Page } from 'playwright-core'
 import type { createNodeHandler } from 'pixstore/backend'
+import { launchChromium } from './chromium.js'
 
 /**
  * The code of a test page: `loadAll` loads records through the route at `routeOrigin` (''
@@ -27,6 +29,15 @@ window.loadWidth = async (routeOrigin, record, width, dbName) => {
   return { type: blob.type, width: bitmap.width }
 }
 `
+
+/** Chromium on the test page served at `origin`, once its code has loaded. */
+export async function openRoutePage(origin: string): Promise<{ browser: Browser; page: Page }> {
+  const browser = await launchChromium()
+  const page = await browser.newPage()
+  await page.goto(origin)
+  await page.waitForFunction(() => 'loadAll' in window)
+  return { browser, page }
+}
 
 /** What an image route answered: answers by status, and the body bytes Node wrote for them. */
 export interface RouteCounts {
